@@ -1,0 +1,178 @@
+"""The loopml error tree.
+
+Every error loopml raises on purpose is a :class:`LoopmlError`. Each class carries the HTTP
+status the server answers with and the exit code the CLI ends with, so the edges render
+errors in one place instead of guessing::
+
+    LoopmlError (500, exit 1)
+     ├── InvalidInputError (400, exit 2)          bad names, values, filters, paths
+     │    ├── InvalidNameError
+     │    ├── ValueTooLongError
+     │    ├── InvalidPathError                     '..', absolute paths, URL schemes
+     │    ├── SearchSyntaxError                    a malformed filter or order_by
+     │    └── InvalidUriError                      runs:/…, models:/…, tracking URIs
+     ├── NotFoundError (404, exit 3)
+     │    ├── ExperimentNotFoundError
+     │    ├── RunNotFoundError
+     │    └── ArtifactNotFoundError
+     ├── ConflictError (409, exit 4)
+     │    ├── AlreadyExistsError                   a name clash
+     │    ├── ParamConflictError                   a param re-logged with another value
+     │    └── InvalidStateError                    e.g. logging to a deleted or finished run
+     ├── IntegrityError (500, exit 5)
+     │    └── CorruptBlobError                     a blob whose bytes do not match its digest
+     ├── StoreError (503, exit 6)                  a store could not be reached or written
+     │    └── SchemaVersionError                   the database is newer than this loopml
+     └── ConfigurationError (400, exit 2)          a setting that cannot be used
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExistsError",
+    "ArtifactNotFoundError",
+    "ConfigurationError",
+    "ConflictError",
+    "CorruptBlobError",
+    "ExperimentNotFoundError",
+    "IntegrityError",
+    "InvalidInputError",
+    "InvalidNameError",
+    "InvalidPathError",
+    "InvalidStateError",
+    "InvalidUriError",
+    "LoopmlError",
+    "NotFoundError",
+    "ParamConflictError",
+    "RunNotFoundError",
+    "SchemaVersionError",
+    "SearchSyntaxError",
+    "StoreError",
+    "ValueTooLongError",
+]
+
+
+class LoopmlError(Exception):
+    """Root of every error loopml raises on purpose.
+
+    Attributes:
+        http_status: the status the server answers with.
+        exit_code: the code the CLI exits with.
+        code: a stable machine-readable name (used in JSON error bodies).
+    """
+
+    http_status: int = 500
+    exit_code: int = 1
+    code: str = "INTERNAL_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON body the server sends for this error."""
+        return {"error_code": self.code, "message": self.message, "type": type(self).__name__}
+
+
+class InvalidInputError(LoopmlError):
+    """The caller passed something loopml cannot accept."""
+
+    http_status = 400
+    exit_code = 2
+    code = "INVALID_PARAMETER_VALUE"
+
+
+class InvalidNameError(InvalidInputError):
+    """A key or name has characters or a shape loopml does not accept."""
+
+
+class ValueTooLongError(InvalidInputError):
+    """A key, value or name is longer than its column allows."""
+
+
+class InvalidPathError(InvalidInputError):
+    """An artifact path tries to leave its root, is absolute, or carries a URL scheme."""
+
+
+class SearchSyntaxError(InvalidInputError):
+    """A search filter or order_by clause is malformed."""
+
+
+class InvalidUriError(InvalidInputError):
+    """A URI (runs:/, models:/, a tracking URI, …) cannot be parsed."""
+
+
+class NotFoundError(LoopmlError):
+    """The thing asked for does not exist."""
+
+    http_status = 404
+    exit_code = 3
+    code = "RESOURCE_DOES_NOT_EXIST"
+
+
+class ExperimentNotFoundError(NotFoundError):
+    """No experiment with that id or name."""
+
+
+class RunNotFoundError(NotFoundError):
+    """No run with that id."""
+
+
+class ArtifactNotFoundError(NotFoundError):
+    """No artifact (or blob) at that path or digest."""
+
+
+class ConflictError(LoopmlError):
+    """The request clashes with what is already stored."""
+
+    http_status = 409
+    exit_code = 4
+    code = "RESOURCE_ALREADY_EXISTS"
+
+
+class AlreadyExistsError(ConflictError):
+    """An object with that name already exists."""
+
+
+class ParamConflictError(ConflictError):
+    """A parameter was logged again with a different value (params are immutable)."""
+
+    code = "INVALID_PARAMETER_VALUE"
+    http_status = 400
+
+
+class InvalidStateError(ConflictError):
+    """The object is in a state that does not allow the operation."""
+
+    code = "INVALID_STATE"
+
+
+class IntegrityError(LoopmlError):
+    """Stored data failed an integrity check."""
+
+    exit_code = 5
+    code = "DATA_LOSS"
+
+
+class CorruptBlobError(IntegrityError):
+    """A blob's bytes do not hash to the digest it is stored under."""
+
+
+class StoreError(LoopmlError):
+    """A metadata or artifact store could not be reached or written."""
+
+    http_status = 503
+    exit_code = 6
+    code = "TEMPORARILY_UNAVAILABLE"
+
+
+class SchemaVersionError(StoreError):
+    """The database schema is newer than this version of loopml understands."""
+
+
+class ConfigurationError(LoopmlError):
+    """A setting has a value loopml cannot use."""
+
+    http_status = 400
+    exit_code = 2
+    code = "INVALID_PARAMETER_VALUE"
