@@ -1,0 +1,58 @@
+"""The `loopml` command: a thin shell over the Python API. Each area is its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from loopml.cli import artifacts, demo, experiments, runs
+
+app = typer.Typer(
+    name="loopml",
+    help="loopml: track experiments and keep models healthy, from data to production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.add_typer(artifacts.app, name="artifacts")
+app.command("demo")(demo.demo)
+
+
+@app.command("version")
+def version() -> None:
+    """Print loopml's version."""
+    from loopml import __version__
+
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; LoopmlErrors become a one-line message and their exit code."""
+    from loopml.errors import LoopmlError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except LoopmlError as exc:
+        from loopml.cli._output import print_error
+
+        print_error(exc.message)
+        return exc.exit_code
+    except typer.Abort:
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

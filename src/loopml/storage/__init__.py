@@ -1,0 +1,54 @@
+"""Storage: the metadata store and the content-addressed artifact store, opened together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loopml.config import DEFAULT_TRACKING_URI
+
+if TYPE_CHECKING:
+    from loopml.config import Settings
+    from loopml.storage.artifacts.cas import ContentAddressedStore
+    from loopml.storage.metadata.base import MetadataStore
+
+__all__ = ["Stores", "artifact_root_for", "open_stores"]
+
+
+@dataclass
+class Stores:
+    """The stores one client works with."""
+
+    metadata: MetadataStore
+    blobs: ContentAddressedStore
+    tracking_uri: str
+    artifact_uri: str
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.metadata.close()
+
+
+def artifact_root_for(settings: Settings) -> str:
+    """Where artifacts live for these settings (see ``Settings.artifact_uri``)."""
+    from loopml.storage.metadata import is_folder_uri
+
+    if settings.artifact_uri:
+        return settings.artifact_uri
+    tracking = settings.tracking_uri
+    if is_folder_uri(tracking):
+        folder = tracking[len("file://") :] if tracking.startswith("file://") else tracking
+        return str(Path(folder) / "artifacts")
+    return str(Path(DEFAULT_TRACKING_URI) / "artifacts")
+
+
+def open_stores(settings: Settings) -> Stores:
+    """Open the metadata and artifact stores the settings name."""
+    from loopml.storage.artifacts import ContentAddressedStore, open_byte_store
+    from loopml.storage.metadata import open_metadata_store
+
+    root = artifact_root_for(settings)
+    metadata = open_metadata_store(settings.tracking_uri, settings)
+    blobs = ContentAddressedStore(open_byte_store(root, settings))
+    return Stores(metadata, blobs, settings.tracking_uri, root)

@@ -1,0 +1,57 @@
+"""The byte-store interface: the few operations every artifact backend provides.
+
+Keys are '/'-separated paths relative to the store's root. Writes are atomic: a reader
+sees the whole object or none. Example::
+
+    store = open_byte_store("s3://bucket/loopml", settings)
+    store.put_bytes("blobs/ab/cd…", b"...")
+    with store.open_read("blobs/ab/cd…") as f:
+        data = f.read()
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import BinaryIO
+
+__all__ = ["ByteStore"]
+
+
+class ByteStore(ABC):
+    """A flat store of byte objects under string keys (local folder, memory, S3, …)."""
+
+    url: str
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """True when an object is stored under the key."""
+
+    @abstractmethod
+    def size(self, key: str) -> int:
+        """The object's size in bytes (ArtifactNotFoundError when missing)."""
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store bytes under the key, atomically, replacing any object there."""
+
+    @abstractmethod
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        """Store a local file under the key, atomically, streaming it."""
+
+    @abstractmethod
+    def open_read(self, key: str) -> BinaryIO:
+        """A streaming reader of the object (ArtifactNotFoundError when missing)."""
+
+    @abstractmethod
+    def get_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        """Copy the object to a local path, atomically (temporary name, then rename)."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Keys under a prefix, relative to the root."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object; no error when it is absent."""

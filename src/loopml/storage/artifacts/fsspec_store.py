@@ -1,0 +1,231 @@
+"""ByteStore over fsspec: a local folder (atomic via temp file + fsync + rename), memory, S3."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from loopml.entities.validation import normalize_relative_path
+from loopml.errors import ArtifactNotFoundError, ConfigurationError, StoreError
+from loopml.storage.artifacts.base import ByteStore
+
+if TYPE_CHECKING:
+    from loopml.config import Settings
+
+__all__ = ["FsspecByteStore", "LocalByteStore", "open_byte_store"]
+
+_CHUNK = 1 << 20
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class LocalByteStore(ByteStore):
+    """Objects as files under a local folder; writes go to a temp name, fsync, rename."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.url = str(self.root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the artifact folder {self.root}: {exc}") from exc
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*normalize_relative_path(key).split("/"))
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise ArtifactNotFoundError(f"no object {key!r} in {self.url}") from exc
+
+    def _atomic_write(self, key: str, fill: Any) -> None:
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                with open(tmp, "wb") as handle:
+                    fill(handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                raise
+            _fsync_dir(target.parent)
+        except OSError as exc:
+            raise StoreError(f"cannot write {key!r} under {self.url}: {exc}") from exc
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._atomic_write(key, lambda handle: handle.write(data))
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        def copy(handle: BinaryIO) -> None:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, handle, _CHUNK)
+
+        self._atomic_write(key, copy)
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+        except FileNotFoundError as exc:
+            raise ArtifactNotFoundError(f"no object {key!r} in {self.url}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot read {key!r} under {self.url}: {exc}") from exc
+
+    def get_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        with self.open_read(key) as src:
+            _atomic_local_copy(src, Path(path))
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self.root
+        clean = normalize_relative_path(prefix, allow_empty=True)
+        start = self._path(clean) if clean else base
+        if start.is_file():
+            yield clean
+            return
+        if not start.is_dir():
+            return
+        for dirpath, _, files in os.walk(start):
+            for name in files:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    continue
+                yield Path(dirpath, name).relative_to(base).as_posix()
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()
+
+
+def _atomic_local_copy(src: BinaryIO, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            shutil.copyfileobj(src, handle, _CHUNK)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class FsspecByteStore(ByteStore):
+    """Objects in any fsspec filesystem (``memory://``, ``s3://bucket/prefix``, …).
+
+    Object stores write whole objects on close, so a reader never sees a partial one.
+    """
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
+        import fsspec
+
+        self.url = url.rstrip("/")
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
+        except (ImportError, ValueError) as exc:
+            raise ConfigurationError(
+                f"cannot open the artifact store {url!r}: {exc}. For S3 install 'loopml[s3]'"
+            ) from exc
+        self.root = self.root.rstrip("/")
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{normalize_relative_path(key)}"
+
+    def _wrap(self, key: str, exc: Exception) -> Exception:
+        if isinstance(exc, FileNotFoundError):
+            return ArtifactNotFoundError(f"no object {key!r} in {self.url}")
+        return StoreError(
+            f"artifact store {self.url} failed on {key!r}: {exc}. Check that it is reachable "
+            "and that the credentials allow it"
+        )
+
+    def exists(self, key: str) -> bool:
+        try:
+            return bool(self.fs.isfile(self._path(key)))
+        except Exception as exc:
+            raise self._wrap(key, exc) from exc
+
+    def size(self, key: str) -> int:
+        try:
+            return int(self.fs.size(self._path(key)))
+        except Exception as exc:
+            raise self._wrap(key, exc) from exc
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        try:
+            self.fs.pipe_file(self._path(key), bytes(data))
+        except Exception as exc:
+            raise self._wrap(key, exc) from exc
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        try:
+            self.fs.put_file(os.fspath(path), self._path(key))
+        except Exception as exc:
+            raise self._wrap(key, exc) from exc
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            handle: BinaryIO = self.fs.open(self._path(key), "rb")
+            return handle
+        except Exception as exc:
+            raise self._wrap(key, exc) from exc
+
+    def get_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        with self.open_read(key) as src:
+            _atomic_local_copy(src, Path(path))
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        clean = normalize_relative_path(prefix, allow_empty=True)
+        start = f"{self.root}/{clean}" if clean else self.root
+        try:
+            if clean and self.fs.isfile(start):
+                yield clean
+                return
+            found = self.fs.find(start) if self.fs.exists(start) else []
+        except Exception as exc:
+            raise self._wrap(clean, exc) from exc
+        root = self.root.strip("/") + "/"
+        for path in found:
+            clean_path = path.strip("/")
+            if clean_path.startswith(root):
+                yield clean_path[len(root) :]
+
+    def delete(self, key: str) -> None:
+        try:
+            if self.fs.exists(self._path(key)):
+                self.fs.rm_file(self._path(key))
+        except Exception as exc:
+            raise self._wrap(key, exc) from exc
+
+
+def open_byte_store(url: str, settings: Settings | None = None) -> ByteStore:
+    """The byte store for a URL: a plain path or ``file://`` is a local folder; anything
+    else goes through fsspec (``memory://``, ``s3://bucket/prefix``)."""
+    if "://" not in url:
+        return LocalByteStore(url)
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("file", "local"):
+        return LocalByteStore(url.split("://", 1)[1])
+    options: dict[str, Any] = {}
+    if scheme in ("s3", "s3a") and settings is not None and settings.s3_endpoint_url:
+        options["client_kwargs"] = {"endpoint_url": settings.s3_endpoint_url}
+    return FsspecByteStore(url, options)

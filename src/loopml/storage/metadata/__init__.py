@@ -1,0 +1,74 @@
+"""Metadata stores: the interface and the implementations, chosen by tracking URI.
+
+Plugins per URI scheme are listed in one table and imported only when used, so that
+``import loopml`` does not pay for SQLAlchemy or an HTTP client.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loopml.errors import InvalidUriError
+from loopml.storage.metadata.base import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    MetadataStore,
+)
+
+if TYPE_CHECKING:
+    from loopml.config import Settings
+
+__all__ = [
+    "DEFAULT_EXPERIMENT_ID",
+    "DEFAULT_EXPERIMENT_NAME",
+    "MetadataStore",
+    "is_folder_uri",
+    "open_metadata_store",
+]
+
+# scheme -> "module:factory"; a factory takes (uri, settings) and returns a MetadataStore.
+STORE_PLUGINS: dict[str, str] = {
+    "sqlite": "loopml.storage.metadata.sql:open_sql_store",
+    "postgresql": "loopml.storage.metadata.sql:open_sql_store",
+    "postgres": "loopml.storage.metadata.sql:open_sql_store",
+}
+
+
+def _scheme(uri: str) -> str:
+    head, sep, _ = uri.partition("://")
+    if not sep:
+        head, sep, _ = uri.partition(":")
+        if not sep or len(head) == 1:  # a Windows drive letter is a folder, not a scheme
+            return ""
+    return head.split("+", 1)[0].lower()
+
+
+def is_folder_uri(uri: str) -> bool:
+    """True when a tracking URI names a folder (``./.loopml``, ``file:///…``)."""
+    return _scheme(uri) in ("", "file")
+
+
+def open_metadata_store(uri: str, settings: Settings) -> MetadataStore:
+    """Open the metadata store a tracking URI names.
+
+    Raises:
+        InvalidUriError: the URI's scheme is not one loopml knows.
+    """
+    scheme = _scheme(uri)
+    if scheme in ("", "file"):
+        folder = Path(uri[len("file://") :] if scheme == "file" else uri)
+        from loopml.storage.metadata.sql.engine import sqlite_url_for_folder
+
+        uri, scheme = sqlite_url_for_folder(folder), "sqlite"
+    target = STORE_PLUGINS.get(scheme)
+    if target is None:
+        raise InvalidUriError(
+            f"tracking URI {uri!r} has the scheme {scheme!r}, which loopml does not know; use "
+            "a folder, sqlite:///path.db, postgresql://user@host/db or http(s)://host:port"
+        )
+    module, _, attr = target.partition(":")
+    factory = getattr(importlib.import_module(module), attr)
+    store: MetadataStore = factory(uri, settings)
+    return store
