@@ -28,7 +28,7 @@ demo: install-demo
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 
 typecheck: install-dev

@@ -53,6 +53,40 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """Endpoint URL of a local S3-compatible server (one per test session)."""
+    from tests._servers.s3 import CREDENTIALS, s3_available, s3_server
+
+    ok, reason = s3_available()
+    if not ok:
+        unavailable(f"S3 server: {reason}")
+    saved = {k: os.environ.get(k) for k in CREDENTIALS}
+    os.environ.update(CREDENTIALS)  # botocore reads credentials from the environment
+    try:
+        with s3_server() as url:
+            yield url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_bucket_counter = itertools.count()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket on the local S3 server; returns its name."""
+    import boto3
+
+    name = f"loopml-test-{next(_bucket_counter)}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a throwaway PostgreSQL database (one cluster per test session)."""
     from tests._servers.postgres import postgres_available, postgres_cluster

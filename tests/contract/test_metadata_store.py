@@ -273,7 +273,7 @@ def names(runs) -> list[str]:  # type: ignore[no-untyped-def]
         ("tags.team LIKE 'r%'", ["run-3"]),
         ("tags.team ILIKE 'r%'", ["run-3", "run-2"]),
         ("attributes.run_name = 'run-1'", ["run-1"]),
-        ("attributes.run_name IN ('run-1', 'run-2')", ["run-2", "run-1"]),
+        ("attributes.run_name LIKE 'run-%' and metrics.rmse < 0.3", ["run-2", "run-0"]),
         ("attributes.status = 'RUNNING' and metrics.rmse > 0.4", ["run-3"]),
         ("attributes.start_time > 1001", ["run-3", "run-2"]),
     ],
@@ -305,6 +305,12 @@ def test_search_pages_cover_every_run_once(populated) -> None:  # type: ignore[n
             break
         token = page.token
     assert sorted(seen) == sorted(ids.values())
+
+
+def test_search_by_run_id_list(populated) -> None:  # type: ignore[no-untyped-def]
+    store, exp_id, ids = populated
+    wanted = f"attributes.run_id IN ('{ids['run-1']}', '{ids['run-3']}')"
+    assert names(store.search_runs([exp_id], wanted)) == ["run-3", "run-1"]
 
 
 def test_search_returns_run_data(populated) -> None:  # type: ignore[no-untyped-def]

@@ -222,3 +222,33 @@ def test_log_artifacts_folder_and_download(tracked: Path, tmp_path: Path) -> Non
     assert single == tmp_path / "one" / "weights.bin" and single.read_bytes() == b"w" * 1000
     with pytest.raises(lm.ArtifactNotFoundError):
         lm.download_artifacts(f"runs:/{run.info.run_id}/nothing", dst_path=tmp_path / "x")
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_artifacts_on_s3(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> None:
+    settings = Settings(
+        tracking_uri=str(tmp_path / "meta"),
+        artifact_uri=f"s3://{s3_bucket}/loopml",
+        s3_endpoint_url=s3_endpoint,
+        capture_packages=False,
+    )
+    client = lm.TrackingClient(settings=settings)
+    run = client.create_run("0")
+    src = tmp_path / "model.bin"
+    src.write_bytes(b"weights" * 1000)
+    record = client.log_artifact(run.run_id, src, "model")
+    client.log_dict(run.run_id, {"a": 1}, "meta.json")
+    assert client.load_dict(run.run_id, "meta.json") == {"a": 1}
+    out = client.download_artifacts(run.run_id, "model/model.bin", tmp_path / "dl")
+    assert out.read_bytes() == src.read_bytes()
+    import boto3
+
+    keys = [
+        o["Key"]
+        for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(Bucket=s3_bucket)[
+            "Contents"
+        ]
+    ]
+    assert f"loopml/blobs/{record.digest[:2]}/{record.digest[2:]}" in keys
+    client.close()

@@ -8,9 +8,9 @@ one transaction, so a failed upload records nothing.
 from __future__ import annotations
 
 import io
-from abc import ABC, abstractmethod
 import json
 import os
+from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any

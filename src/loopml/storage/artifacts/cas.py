@@ -153,7 +153,7 @@ class ContentAddressedStore:
     def open_verified(self, digest: str) -> BinaryIO:
         """A stream of the blob that raises CorruptBlobError at its end on a mismatch."""
         raw = _VerifyingReader(self.bytes.open_read(self.key_for(digest)), digest)
-        return io.BufferedReader(raw, _CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(raw, _CHUNK)
 
     def read_bytes(self, digest: str) -> bytes:
         """The blob's bytes, verified."""

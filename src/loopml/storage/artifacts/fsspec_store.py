@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from loopml.entities.validation import normalize_relative_path
-from loopml.errors import ArtifactNotFoundError, ConfigurationError, StoreError
+from loopml.errors import ArtifactNotFoundError, ConfigurationError, LoopmlError, StoreError
 from loopml.storage.artifacts.base import ByteStore
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class LocalByteStore(ByteStore):
 
     def open_read(self, key: str) -> BinaryIO:
         try:
-            return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+            return open(self._path(key), "rb")
         except FileNotFoundError as exc:
             raise ArtifactNotFoundError(f"no object {key!r} in {self.url}") from exc
         except OSError as exc:
@@ -151,6 +151,8 @@ class FsspecByteStore(ByteStore):
         return f"{self.root}/{normalize_relative_path(key)}"
 
     def _wrap(self, key: str, exc: Exception) -> Exception:
+        if isinstance(exc, LoopmlError):
+            return exc
         if isinstance(exc, FileNotFoundError):
             return ArtifactNotFoundError(f"no object {key!r} in {self.url}")
         return StoreError(

@@ -8,14 +8,20 @@ work unchanged. A filter is comparisons joined by ``and``::
     identifier  := prefix "." key | attribute
     prefix      := metrics | params | tags | attributes | datasets   (and the aliases below)
     key         := word ("." word)* | `quoted` | "quoted"
+    comparison  := identifier comparator value | identifier IS [NOT] NULL
     comparator  := = | != | < | <= | > | >= | LIKE | ILIKE | IN | NOT IN
     value       := number | 'string' | "string" | "(" string ("," string)* ")"
 
 Metrics compare with numbers; params, tags, string attributes and dataset fields with
 quoted strings (a quote inside a string is written twice); ``start_time`` and ``end_time``
-with whole milliseconds. ``IN`` lists are accepted for ``run_id`` and dataset fields.
-Keywords are case-insensitive. An order_by clause is an identifier and an optional
-``ASC`` or ``DESC``.
+with whole milliseconds. ``IN`` lists are accepted for string attributes and dataset
+fields. Keywords are case-insensitive. An order_by clause is an identifier and an
+optional ``ASC`` or ``DESC``.
+
+Two things go beyond MLflow, which rejects them: ``IS NULL``/``IS NOT NULL`` (runs that
+lack, or have, a metric, param, tag or attribute value) and ``IN`` lists on string
+attributes other than ``run_id`` (``status IN ('FAILED', 'KILLED')``). Every MLflow filter
+still means here what it means in MLflow.
 
 The parser is hand-written so that every error can point at the offending token: the
 message names it, gives its 0-based position and repeats the text with a caret under it.
@@ -55,9 +61,10 @@ class Comparison:
         kind: what the key names: a metric, param, tag, run attribute or dataset field.
         key: the metric/param/tag key, or the canonical attribute name (``created`` is
             ``start_time``), or ``name``/``digest``/``context`` for datasets.
-        op: the comparator in upper case: ``= != < <= > >= LIKE ILIKE IN NOT IN``.
+        op: the comparator in upper case: ``= != < <= > >= LIKE ILIKE IN NOT IN`` or
+            ``IS NULL``/``IS NOT NULL``.
         value: a float for metrics, an int for ``start_time``/``end_time``, a tuple of
-            strings for ``IN``/``NOT IN``, otherwise a string.
+            strings for ``IN``/``NOT IN``, None for the null tests, otherwise a string.
     """
 
     kind: EntityKind
@@ -75,22 +82,14 @@ class OrderBy:
     ascending: bool
 
 
-_PREFIXES: dict[str, EntityKind] = {
-    "metric": "metric",
-    "metrics": "metric",
-    "param": "param",
-    "params": "param",
-    "parameter": "param",
-    "parameters": "param",
-    "tag": "tag",
-    "tags": "tag",
-    "attribute": "attribute",
-    "attributes": "attribute",
-    "attr": "attribute",
-    "run": "attribute",
-    "dataset": "dataset",
-    "datasets": "dataset",
-}
+_PREFIX_ALIASES: tuple[tuple[EntityKind, tuple[str, ...]], ...] = (
+    ("metric", ("metric", "metrics")),
+    ("param", ("param", "params", "parameter", "parameters")),
+    ("tag", ("tag", "tags")),
+    ("attribute", ("attribute", "attributes", "attr", "run")),
+    ("dataset", ("dataset", "datasets")),
+)
+_PREFIXES: dict[str, EntityKind] = {a: kind for kind, aliases in _PREFIX_ALIASES for a in aliases}
 _VALID_PREFIXES = "metrics., params., tags., attributes. or datasets."
 _STRING_ATTRIBUTES = ("run_id", "run_name", "status", "user_id", "artifact_uri")
 _NUMERIC_ATTRIBUTES = ("start_time", "end_time")
@@ -107,6 +106,7 @@ _DATASET_FIELDS = ("name", "digest", "context")
 _NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
 _STRING_OPS = ("=", "!=", "LIKE", "ILIKE")
 _LIST_OPS = ("IN", "NOT IN")
+_NULL_OPS = ("IS NULL", "IS NOT NULL")
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL", "ASC", "DESC"})
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -134,7 +134,7 @@ class _Token:
 
     def shown(self) -> str:
         if self.kind == "end":
-            return "the end"
+            return f"the end of the {self.value}"
         return f"'{self.text}'" if "'" not in self.text else f'"{self.text}"'
 
 
@@ -159,7 +159,7 @@ class _Source:
             while pos < len(text) and text[pos].isspace():
                 pos += 1
             if pos == len(text):
-                yield _Token("end", "", pos)
+                yield _Token("end", "", pos, self.what.split()[0])
                 continue
             token = self._token_at(pos)
             yield token
@@ -225,9 +225,13 @@ class _Source:
 def _resolve(source: _Source, token: _Token) -> tuple[EntityKind, str]:
     """The kind and canonical key an identifier token names."""
     if token.kind != "ident" or token.word() in _KEYWORDS:
+        hint = (
+            "parentheses are not supported; join comparisons with and" if token.text == "(" else ""
+        )
         source.fail(
             token.pos,
             f"expected an identifier such as metrics.rmse or params.lr, found {token.shown()}",
+            hint,
         )
     if token.prefix is None:
         kind: EntityKind = "attribute"
@@ -267,11 +271,13 @@ def _resolve(source: _Source, token: _Token) -> tuple[EntityKind, str]:
 
 
 def _allowed_ops(kind: EntityKind, key: str) -> tuple[str, ...]:
-    if kind == "metric" or key in _NUMERIC_ATTRIBUTES:
-        return _NUMERIC_OPS
-    if kind == "dataset" or key == "run_id":
+    if kind == "dataset":
         return _STRING_OPS + _LIST_OPS
-    return _STRING_OPS
+    if kind == "metric" or key in _NUMERIC_ATTRIBUTES:
+        return _NUMERIC_OPS + _NULL_OPS
+    if kind == "attribute":
+        return _STRING_OPS + _LIST_OPS + _NULL_OPS
+    return _STRING_OPS + _NULL_OPS
 
 
 def _describe(kind: EntityKind, key: str) -> str:
@@ -313,9 +319,13 @@ class _FilterParser:
                     "MLflow filters have no OR; run one search per alternative and merge them",
                 )
             if word != "AND":
-                self.fail(token, f"expected 'and' or the end after '{comparisons[-1].key}'")
+                self.fail(token, "expected 'and' or the end of the filter")
             if self.peek().kind == "end":
-                self.fail(self.peek(), "expected a comparison after 'and'")
+                self.source.fail(
+                    token.pos,
+                    "dangling 'and' with no comparison after it",
+                    "add a comparison after it or remove it",
+                )
             comparisons.append(self.comparison())
         return comparisons
 
@@ -327,13 +337,13 @@ class _FilterParser:
         allowed = _allowed_ops(kind, key)
         if op not in allowed:
             hint = f"use one of {', '.join(allowed)}"
-            if op in _LIST_OPS and kind == "attribute":
-                hint += "; only run_id and dataset fields take IN lists"
             self.source.fail(
                 op_token.pos,
                 f"comparator '{op}' is not supported for {_describe(kind, key)}",
                 hint,
             )
+        if op in _NULL_OPS:
+            return Comparison(kind, key, op, None)
         if op in _LIST_OPS:
             return Comparison(kind, key, op, self.string_list(op))
         if kind == "metric" or key in _NUMERIC_ATTRIBUTES:
@@ -355,12 +365,13 @@ class _FilterParser:
                 self.fail(following, "expected 'in' after 'not'")
             return "NOT IN"
         if word == "IS":
-            self.source.fail(
-                token.pos,
-                f"'IS' after {ident.shown()} is not supported (MLflow filters have no "
-                "IS NULL test)",
-                "to match runs that have a param or tag at all, use LIKE '%'",
-            )
+            following = self.next()
+            negated = following.word() == "NOT"
+            if negated:
+                following = self.next()
+            if following.word() != "NULL":
+                self.fail(following, f"expected NULL after '{'IS NOT' if negated else 'IS'}'")
+            return "IS NOT NULL" if negated else "IS NULL"
         self.fail(token, f"expected a comparator after {ident.shown()}")
 
     def number(self, kind: EntityKind, key: str) -> float:
@@ -380,7 +391,9 @@ class _FilterParser:
         if token.kind == "string":
             return token.value
         hint = ""
-        if token.kind in ("number", "ident"):
+        if token.kind == "ident" and token.quoted:
+            hint = "backticks quote keys; quote values with ' or \""
+        elif token.kind in ("number", "ident"):
             example = f"{kind}s.{key}" if kind in ("param", "tag") else key
             hint = f"quote it: {example} = '{token.text}'"
         self.fail(token, f"expected a quoted string for {_describe(kind, key)}", hint)

@@ -6,23 +6,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, not_, select, true
-from sqlalchemy.orm import aliased
 
 from loopml.errors import SearchSyntaxError
 from loopml.storage.metadata.search import Comparison, OrderBy
-from loopml.storage.metadata.sql.models import SqlLatestMetric, SqlParam, SqlRun, SqlTag
+from loopml.storage.metadata.sql.models import LATEST_METRICS, PARAMS, RUNS, TAGS
 
 __all__ = ["run_search_query"]
 
+# Core tables and aliases, not ORM classes: building the statement is on every search's path.
+_R = RUNS.c
 _ATTRIBUTE_COLUMNS: dict[str, Any] = {
-    "run_id": SqlRun.run_uuid,
-    "run_name": SqlRun.name,
-    "status": SqlRun.status,
-    "user_id": SqlRun.user_id,
-    "start_time": SqlRun.start_time,
-    "end_time": SqlRun.end_time,
-    "artifact_uri": SqlRun.artifact_uri,
-    "lifecycle_stage": SqlRun.lifecycle_stage,
+    "run_id": _R.run_uuid,
+    "run_name": _R.name,
+    "status": _R.status,
+    "user_id": _R.user_id,
+    "start_time": _R.start_time,
+    "end_time": _R.end_time,
+    "artifact_uri": _R.artifact_uri,
+    "lifecycle_stage": _R.lifecycle_stage,
 }
 
 
@@ -63,21 +64,22 @@ def _filter_clause(query: Select[Any], cmp: Comparison, index: int) -> Select[An
             return query.where(column.is_not(None))
         return query.where(_compare(column, op, cmp.value))
     if cmp.kind == "metric":
-        table = aliased(SqlLatestMetric, name=f"fm{index}")
-        joined = and_(table.run_uuid == SqlRun.run_uuid, table.key == cmp.key)
+        table = LATEST_METRICS.alias(f"fm{index}").c
+        joined = and_(table.run_uuid == _R.run_uuid, table.key == cmp.key)
         if op in ("IS NULL", "IS NOT NULL"):
             return _presence(query, table, joined, op)
         # NaN is stored as a flag, so a NaN point never matches a numeric comparison.
         return query.join(
-            table, and_(joined, not_(table.is_nan), _compare(table.value, op, cmp.value))
+            table.run_uuid.table,
+            and_(joined, not_(table.is_nan), _compare(table.value, op, cmp.value)),
         )
     if cmp.kind in ("param", "tag"):
-        model: Any = SqlParam if cmp.kind == "param" else SqlTag
-        table = aliased(model, name=f"f{cmp.kind[0]}{index}")
-        joined = and_(table.run_uuid == SqlRun.run_uuid, table.key == cmp.key)
+        source = PARAMS if cmp.kind == "param" else TAGS
+        table = source.alias(f"f{cmp.kind[0]}{index}").c
+        joined = and_(table.run_uuid == _R.run_uuid, table.key == cmp.key)
         if op in ("IS NULL", "IS NOT NULL"):
             return _presence(query, table, joined, op)
-        return query.join(table, and_(joined, _compare(table.value, op, cmp.value)))
+        return query.join(table.run_uuid.table, and_(joined, _compare(table.value, op, cmp.value)))
     raise SearchSyntaxError(
         f"filtering on {cmp.kind}s is not available in this store; filter on metrics, params, "
         "tags or attributes"
@@ -95,10 +97,10 @@ def _order_columns(query: Select[Any], order: OrderBy, index: int) -> tuple[Sele
         if column is None:
             raise SearchSyntaxError(f"unknown run attribute {order.key!r} in order_by")
     elif order.kind in ("metric", "param", "tag"):
-        model: Any = {"metric": SqlLatestMetric, "param": SqlParam, "tag": SqlTag}[order.kind]
-        table = aliased(model, name=f"o{index}")
+        source = {"metric": LATEST_METRICS, "param": PARAMS, "tag": TAGS}[order.kind]
+        table = source.alias(f"o{index}").c
         query = query.outerjoin(
-            table, and_(table.run_uuid == SqlRun.run_uuid, table.key == order.key)
+            table.run_uuid.table, and_(table.run_uuid == _R.run_uuid, table.key == order.key)
         )
         column = table.value
     else:
@@ -118,8 +120,8 @@ def run_search_query(
 
     Ties are broken by start time (newest first) and run id, so pages are stable.
     """
-    query = select(SqlRun.run_uuid).where(
-        SqlRun.experiment_id.in_(list(experiment_ids)), SqlRun.lifecycle_stage.in_(list(stages))
+    query = select(_R.run_uuid).where(
+        _R.experiment_id.in_(list(experiment_ids)), _R.lifecycle_stage.in_(list(stages))
     )
     for index, cmp in enumerate(comparisons):
         query = _filter_clause(query, cmp, index)
@@ -127,5 +129,5 @@ def run_search_query(
     for index, order in enumerate(orders):
         query, columns = _order_columns(query, order, index)
         sort.extend(columns)
-    sort.extend([SqlRun.start_time.desc(), SqlRun.run_uuid])
+    sort.extend([_R.start_time.desc(), _R.run_uuid])
     return query.order_by(*sort)

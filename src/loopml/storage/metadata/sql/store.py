@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from contextlib import AbstractContextManager
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update

@@ -1,0 +1,67 @@
+"""Contract of ByteStore: every backend (local folder, memory, S3) behaves the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loopml.errors import ArtifactNotFoundError, InvalidPathError
+from loopml.storage.artifacts import ByteStore
+
+
+def test_put_and_read_bytes(byte_store: ByteStore) -> None:
+    byte_store.put_bytes("a/b/c.bin", b"hello")
+    assert byte_store.exists("a/b/c.bin")
+    assert byte_store.size("a/b/c.bin") == 5
+    with byte_store.open_read("a/b/c.bin") as handle:
+        assert handle.read() == b"hello"
+
+
+def test_put_replaces(byte_store: ByteStore) -> None:
+    byte_store.put_bytes("k", b"one")
+    byte_store.put_bytes("k", b"two!")
+    assert byte_store.size("k") == 4
+
+
+def test_put_file_and_get_file(byte_store: ByteStore, tmp_path: Path) -> None:
+    src = tmp_path / "src.bin"
+    src.write_bytes(bytes(range(256)) * 1000)
+    byte_store.put_file("files/src.bin", src)
+    dest = tmp_path / "out" / "copy.bin"
+    byte_store.get_file("files/src.bin", dest)
+    assert dest.read_bytes() == src.read_bytes()
+    assert [p.name for p in dest.parent.iterdir()] == ["copy.bin"]  # no temp files left
+
+
+def test_missing_objects(byte_store: ByteStore, tmp_path: Path) -> None:
+    assert not byte_store.exists("nope")
+    with pytest.raises(ArtifactNotFoundError):
+        byte_store.size("nope")
+    with pytest.raises(ArtifactNotFoundError):
+        byte_store.open_read("nope")
+    with pytest.raises(ArtifactNotFoundError):
+        byte_store.get_file("nope", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    byte_store.delete("nope")  # no error
+
+
+def test_list_and_delete(byte_store: ByteStore) -> None:
+    for key in ("blobs/aa/1", "blobs/aa/2", "blobs/bb/3", "other/4"):
+        byte_store.put_bytes(key, b"x")
+    assert sorted(byte_store.list("blobs")) == ["blobs/aa/1", "blobs/aa/2", "blobs/bb/3"]
+    assert sorted(byte_store.list()) == ["blobs/aa/1", "blobs/aa/2", "blobs/bb/3", "other/4"]
+    assert list(byte_store.list("missing")) == []
+    byte_store.delete("blobs/aa/1")
+    assert not byte_store.exists("blobs/aa/1")
+    assert sorted(byte_store.list("blobs")) == ["blobs/aa/2", "blobs/bb/3"]
+
+
+@pytest.mark.parametrize(
+    "bad", ["../escape", "/etc/passwd", "a/../../b", "s3://other/key", "a\x00b"]
+)
+def test_keys_are_confined(byte_store: ByteStore, bad: str) -> None:
+    with pytest.raises(InvalidPathError):
+        byte_store.put_bytes(bad, b"x")
+    with pytest.raises(InvalidPathError):
+        byte_store.exists(bad)

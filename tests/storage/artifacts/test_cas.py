@@ -1,0 +1,99 @@
+"""The content-addressed store: dedup, verified reads, atomic writes, streaming."""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from blake3 import blake3
+
+from loopml.errors import ArtifactNotFoundError, CorruptBlobError, InvalidInputError
+from loopml.storage.artifacts import ByteStore, ContentAddressedStore, LocalByteStore
+
+
+@pytest.fixture
+def cas(byte_store: ByteStore) -> ContentAddressedStore:
+    return ContentAddressedStore(byte_store)
+
+
+def test_same_bytes_are_stored_once(cas: ContentAddressedStore, tmp_path: Path) -> None:
+    a = cas.put_bytes(b"payload")
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"payload")
+    b = cas.put_file(f)
+    assert a == b
+    assert a.digest == blake3(b"payload").hexdigest()
+    assert list(cas.bytes.list("blobs")) == [f"blobs/{a.digest[:2]}/{a.digest[2:]}"]
+    assert cas.read_bytes(a.digest) == b"payload"
+    assert cas.missing([a.digest, "0" * 64]) == {"0" * 64}
+
+
+def test_get_file_verifies(cas: ContentAddressedStore, tmp_path: Path) -> None:
+    info = cas.put_bytes(b"good bytes")
+    cas.get_file(info.digest, tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == b"good bytes"
+
+
+def test_corrupted_blob_is_refused(cas: ContentAddressedStore, tmp_path: Path) -> None:
+    info = cas.put_bytes(b"original content")
+    cas.bytes.put_bytes(cas.key_for(info.digest), b"tampered content")  # bit rot / tampering
+    with pytest.raises(CorruptBlobError, match=info.digest):
+        cas.read_bytes(info.digest)
+    dest = tmp_path / "out" / "out.bin"
+    with pytest.raises(CorruptBlobError):
+        cas.get_file(info.digest, dest)
+    assert not dest.exists()
+    assert list(dest.parent.iterdir()) == []  # no temp file left either
+
+
+def test_unknown_and_malformed_digests(cas: ContentAddressedStore) -> None:
+    with pytest.raises(ArtifactNotFoundError):
+        cas.read_bytes("a" * 64)
+    for bad in ("xyz", "A" * 64, "../" + "a" * 61):
+        with pytest.raises(InvalidInputError):
+            cas.read_bytes(bad)
+
+
+def test_put_stream_that_fails_midway_stores_nothing(tmp_path: Path) -> None:
+    cas = ContentAddressedStore(LocalByteStore(tmp_path / "store"))
+
+    class Broken:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def read(self, n: int) -> bytes:
+            self.calls += 1
+            if self.calls > 2:
+                raise OSError("connection reset")
+            return b"x" * n
+
+    with pytest.raises(OSError, match="reset"):
+        cas.put_stream(Broken())  # type: ignore[arg-type]
+    assert list(cas.bytes.list()) == []
+
+
+def test_local_writes_leave_no_temp_files(tmp_path: Path) -> None:
+    cas = ContentAddressedStore(LocalByteStore(tmp_path / "store"))
+    for i in range(20):
+        cas.put_bytes(f"blob {i}".encode())
+    names = [p.name for p in (tmp_path / "store").rglob("*") if p.is_file()]
+    assert len(names) == 20
+    assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_large_file_is_streamed_not_loaded(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as handle:
+        for _ in range(40):
+            handle.write(os.urandom(1 << 20))
+    cas = ContentAddressedStore(LocalByteStore(tmp_path / "store"))
+    tracemalloc.start()
+    info = cas.put_file(big)
+    cas.get_file(info.digest, tmp_path / "back.bin")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert info.size == 40 << 20
+    assert peak < 8 << 20, f"peak Python allocation {peak} bytes for a 40 MiB file"
+    assert (tmp_path / "back.bin").read_bytes() == big.read_bytes()
