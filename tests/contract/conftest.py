@@ -13,10 +13,28 @@ import pytest
 from loopml.config import Settings
 from loopml.storage.metadata import MetadataStore, open_metadata_store
 
+# Digests the contract's artifact tests refer to (fake: only their existence matters).
+CONTRACT_DIGESTS = ("a" * 64, "b" * 64)
+
 IMPLEMENTATIONS = [
     "sqlite",
     pytest.param("postgres", marks=pytest.mark.postgres),
+    "rest",  # a loopml server (over SQLite) reached through the HTTP client store
 ]
+
+
+@pytest.fixture(scope="session")
+def rest_server() -> Iterator[tuple[object, str]]:
+    """One live loopml server for the session; each test swaps in fresh stores."""
+    import tempfile
+
+    from loopml.server.app import create_app
+    from tests._servers.loopml import serve_in_thread
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(Settings(tracking_uri=folder, capture_packages=False))
+        with serve_in_thread(app) as url:
+            yield app, url
 
 
 def make_store_uri(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
@@ -24,7 +42,23 @@ def make_store_uri(kind: str, tmp_path: Path, request: pytest.FixtureRequest) ->
         return str(tmp_path / "store")
     if kind == "postgres":
         return str(request.getfixturevalue("fresh_postgres_url"))
+    if kind == "rest":
+        from loopml.storage import open_stores
+
+        app, url = request.getfixturevalue("rest_server")
+        previous = app.state.stores  # type: ignore[attr-defined]
+        stores = open_stores(Settings(tracking_uri=str(tmp_path / "server")))
+        for digest in CONTRACT_DIGESTS:  # the server records only blobs it holds
+            stores.blobs.bytes.put_bytes(stores.blobs.key_for(digest), b"contract test blob")
+        app.state.stores = stores  # type: ignore[attr-defined]
+        request.addfinalizer(lambda: _restore(app, previous))
+        return str(url)
     raise AssertionError(kind)
+
+
+def _restore(app: object, previous: object) -> None:
+    app.state.stores.close()  # type: ignore[attr-defined]
+    app.state.stores = previous  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from loopml.cli import artifacts, demo, experiments, runs
+from loopml.cli import artifacts, demo, experiments, runs, server
 
 app = typer.Typer(
     name="loopml",
@@ -19,6 +19,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
 app.command("demo")(demo.demo)
+app.command("server")(server.server)
 
 
 @app.command("version")

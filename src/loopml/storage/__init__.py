@@ -26,8 +26,9 @@ class Stores:
     artifact_uri: str
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database and HTTP connections."""
         self.metadata.close()
+        self.blobs.bytes.close()
 
 
 def artifact_root_for(settings: Settings) -> str:
@@ -45,10 +46,18 @@ def artifact_root_for(settings: Settings) -> str:
 
 def open_stores(settings: Settings) -> Stores:
     """Open the metadata and artifact stores the settings name."""
-    from loopml.storage.artifacts import ContentAddressedStore, open_byte_store
-    from loopml.storage.metadata import open_metadata_store
+    from loopml.storage.artifacts import ByteStore, ContentAddressedStore, open_byte_store
+    from loopml.storage.metadata import is_server_uri, open_metadata_store
 
-    root = artifact_root_for(settings)
     metadata = open_metadata_store(settings.tracking_uri, settings)
-    blobs = ContentAddressedStore(open_byte_store(root, settings))
-    return Stores(metadata, blobs, settings.tracking_uri, root)
+    byte_store: ByteStore
+    if is_server_uri(settings.tracking_uri) and not settings.artifact_uri:
+        # Artifacts travel through the server, which owns the artifact store.
+        from loopml.storage.artifacts.http_store import HttpByteStore
+
+        byte_store = HttpByteStore(settings.tracking_uri, settings.http_timeout)
+    else:
+        byte_store = open_byte_store(artifact_root_for(settings), settings)
+    return Stores(
+        metadata, ContentAddressedStore(byte_store), settings.tracking_uri, byte_store.url
+    )

@@ -55,3 +55,7 @@ class ByteStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the object; no error when it is absent."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""

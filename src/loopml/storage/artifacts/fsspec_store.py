@@ -94,7 +94,7 @@ class LocalByteStore(ByteStore):
 
     def get_file(self, key: str, path: str | os.PathLike[str]) -> None:
         with self.open_read(key) as src:
-            _atomic_local_copy(src, Path(path))
+            atomic_local_copy(src, Path(path))
 
     def list(self, prefix: str = "") -> Iterator[str]:
         base = self.root
@@ -115,8 +115,11 @@ class LocalByteStore(ByteStore):
         with contextlib.suppress(FileNotFoundError):
             self._path(key).unlink()
 
+    def close(self) -> None:
+        """Nothing to release: files are opened per call."""
 
-def _atomic_local_copy(src: BinaryIO, dest: Path) -> None:
+
+def atomic_local_copy(src: BinaryIO, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
@@ -193,7 +196,7 @@ class FsspecByteStore(ByteStore):
 
     def get_file(self, key: str, path: str | os.PathLike[str]) -> None:
         with self.open_read(key) as src:
-            _atomic_local_copy(src, Path(path))
+            atomic_local_copy(src, Path(path))
 
     def list(self, prefix: str = "") -> Iterator[str]:
         clean = normalize_relative_path(prefix, allow_empty=True)
@@ -217,6 +220,9 @@ class FsspecByteStore(ByteStore):
                 self.fs.rm_file(self._path(key))
         except Exception as exc:
             raise self._wrap(key, exc) from exc
+
+    def close(self) -> None:
+        """Nothing to release: fsspec caches its filesystem instances itself."""
 
 
 def open_byte_store(url: str, settings: Settings | None = None) -> ByteStore:

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_NAME",
     "MetadataStore",
     "is_folder_uri",
+    "is_server_uri",
     "open_metadata_store",
 ]
 
@@ -33,6 +34,8 @@ STORE_PLUGINS: dict[str, str] = {
     "sqlite": "loopml.storage.metadata.sql:open_sql_store",
     "postgresql": "loopml.storage.metadata.sql:open_sql_store",
     "postgres": "loopml.storage.metadata.sql:open_sql_store",
+    "http": "loopml.storage.metadata.rest:open_rest_store",
+    "https": "loopml.storage.metadata.rest:open_rest_store",
 }
 
 
@@ -43,6 +46,11 @@ def _scheme(uri: str) -> str:
         if not sep or len(head) == 1:  # a Windows drive letter is a folder, not a scheme
             return ""
     return head.split("+", 1)[0].lower()
+
+
+def is_server_uri(uri: str) -> bool:
+    """True when a tracking URI names a loopml server (``http(s)://host:port``)."""
+    return _scheme(uri) in ("http", "https")
 
 
 def is_folder_uri(uri: str) -> bool:

@@ -84,6 +84,25 @@ _PARAMS = PARAMS
 _TAGS = TAGS
 _ARTIFACTS = ARTIFACTS
 _IN_CHUNK = 5000  # bound on bound parameters per IN (...) list
+_MetricRow = tuple[str, str, float, int, int, bool]
+_RUN_COLUMNS = (
+    "run_uuid, experiment_id, name, user_id, status, start_time, end_time, "
+    "lifecycle_stage, artifact_uri"
+)
+
+
+def _info_from_tuple(row: tuple[Any, ...]) -> RunInfo:
+    return RunInfo(
+        run_id=row[0],
+        experiment_id=str(row[1]),
+        run_name=row[2],
+        user_id=row[3],
+        status=RunStatus(row[4]),
+        start_time=row[5],
+        end_time=row[6],
+        lifecycle_stage=LifecycleStage(row[7]),
+        artifact_uri=row[8],
+    )
 
 
 def _now_ms() -> int:
@@ -122,6 +141,11 @@ class SqlMetadataStore(MetadataStore):
         upgrade_schema(self.engine)
         dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
         self._insert = dialect.insert
+        mark = self._mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._metric_insert_sql = (
+            'INSERT INTO metrics (run_uuid, "key", value, "timestamp", step, is_nan) '
+            f"VALUES ({', '.join([mark] * 6)})"
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -204,30 +228,35 @@ class SqlMetadataStore(MetadataStore):
         )
 
     def _load_runs(self, conn: Connection, run_ids: Sequence[str]) -> list[Run]:
-        """Runs with their data, in the order of ``run_ids`` (three queries per chunk)."""
-        infos: dict[str, Any] = {}
+        """Runs with their data, in the order of ``run_ids``.
+
+        Searches return hundreds of runs, so this reads with plain SQL through the driver
+        (four statements per chunk of ids), skipping SQLAlchemy's per-row processing.
+        """
+        infos: dict[str, tuple[Any, ...]] = {}
         metrics: dict[str, dict[str, float]] = {r: {} for r in run_ids}
         params: dict[str, dict[str, str]] = {r: {} for r in run_ids}
         tags: dict[str, dict[str, str]] = {r: {} for r in run_ids}
         for chunk in _chunks(run_ids):
-            ids = list(chunk)
-            for row in conn.execute(select(RUNS).where(SqlRun.run_uuid.in_(ids))):
-                infos[row.run_uuid] = row
-            for run, key, value, is_nan in conn.execute(
-                select(_LATEST.c.run_uuid, _LATEST.c.key, _LATEST.c.value, _LATEST.c.is_nan).where(
-                    _LATEST.c.run_uuid.in_(ids)
-                )
+            ids = tuple(chunk)
+            marks = ", ".join([self._mark] * len(ids))
+            for row in conn.exec_driver_sql(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_uuid IN ({marks})", ids
+            ):
+                infos[row[0]] = tuple(row)
+            for run, key, value, is_nan in conn.exec_driver_sql(
+                'SELECT run_uuid, "key", value, is_nan FROM latest_metrics '
+                f"WHERE run_uuid IN ({marks})",
+                ids,
             ):
                 metrics[run][key] = math.nan if is_nan else value
-            for table, target in ((_PARAMS, params), (_TAGS, tags)):
-                for run, key, value in conn.execute(
-                    select(table.c.run_uuid, table.c.key, table.c.value).where(
-                        table.c.run_uuid.in_(ids)
-                    )
+            for table, target in (("params", params), ("tags", tags)):
+                for run, key, value in conn.exec_driver_sql(
+                    f'SELECT run_uuid, "key", value FROM {table} WHERE run_uuid IN ({marks})', ids
                 ):
                     target[run][key] = value
         return [
-            Run(self._to_info(infos[r]), RunData(metrics[r], params[r], tags[r]))
+            Run(_info_from_tuple(infos[r]), RunData(metrics[r], params[r], tags[r]))
             for r in run_ids
             if r in infos
         ]
@@ -482,7 +511,9 @@ class SqlMetadataStore(MetadataStore):
                         [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()],
                     )
                 if rows:
-                    conn.execute(insert(_METRICS), rows)
+                    # The history append is the hot path: plain DBAPI executemany with
+                    # tuples, skipping SQLAlchemy's per-row parameter processing.
+                    conn.exec_driver_sql(self._metric_insert_sql, rows)
                     self._update_latest(conn, rows)
         except SQLAlchemyError as exc:
             raise StoreError(f"could not write to run {run_id}: {exc}") from exc
@@ -510,16 +541,24 @@ class SqlMetadataStore(MetadataStore):
         if new:
             conn.execute(insert(_PARAMS), new)
 
-    def _update_latest(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        latest: dict[str, dict[str, Any]] = {}
+    def _update_latest(self, conn: Connection, rows: list[_MetricRow]) -> None:
+        # rows are (run_uuid, key, value, timestamp, step, is_nan); keep the latest per key
+        best: dict[str, _MetricRow] = {}
         for row in rows:
-            best = latest.get(row["key"])
-            if best is None or (row["step"], row["timestamp"], row["value"]) >= (
-                best["step"],
-                best["timestamp"],
-                best["value"],
-            ):
-                latest[row["key"]] = row
+            seen = best.get(row[1])
+            if seen is None or (row[4], row[3], row[2]) >= (seen[4], seen[3], seen[2]):
+                best[row[1]] = row
+        latest = [
+            {
+                "run_uuid": r[0],
+                "key": r[1],
+                "value": r[2],
+                "timestamp": r[3],
+                "step": r[4],
+                "is_nan": r[5],
+            }
+            for r in best.values()
+        ]
         stmt = self._insert(_LATEST)
         excluded = stmt.excluded
         newer = or_(
@@ -537,7 +576,7 @@ class SqlMetadataStore(MetadataStore):
                 },
                 where=newer,
             ),
-            list(latest.values()),
+            latest,
         )
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -674,23 +713,16 @@ def _dedupe_params(params: Sequence[Param]) -> dict[str, str]:
     return out
 
 
-def _metric_rows(run_id: str, metrics: Sequence[Metric]) -> list[dict[str, Any]]:
-    rows = []
+def _metric_rows(run_id: str, metrics: Sequence[Metric]) -> list[_MetricRow]:
+    rows: list[_MetricRow] = []
     checked: set[str] = set()
     for m in metrics:
         if m.key not in checked:
             check_key("metric", m.key)
             checked.add(m.key)
-        value = check_metric_value(m.key, m.value)
-        nan = math.isnan(value)
-        rows.append(
-            {
-                "run_uuid": run_id,
-                "key": m.key,
-                "value": 0.0 if nan else value,
-                "timestamp": int(m.timestamp),
-                "step": int(m.step),
-                "is_nan": nan,
-            }
-        )
+        value = m.value if type(m.value) is float else check_metric_value(m.key, m.value)
+        if value != value:  # NaN is stored as a flag; SQL has no portable NaN
+            rows.append((run_id, m.key, 0.0, int(m.timestamp), int(m.step), True))
+        else:
+            rows.append((run_id, m.key, value, int(m.timestamp), int(m.step), False))
     return rows
