@@ -22,6 +22,7 @@ from loopml.entities import (
     RunStatus,
     RunTag,
 )
+from loopml.errors import InvalidInputError
 
 __all__ = [
     "ArtifactRecordsBody",
@@ -55,8 +56,29 @@ def encode_float(value: float) -> float | str:
     return "Infinity" if value > 0 else "-Infinity"
 
 
+_NON_FINITE = {
+    "nan": math.nan,
+    "infinity": math.inf,
+    "inf": math.inf,
+    "-infinity": -math.inf,
+    "-inf": -math.inf,
+}
+
+
 def decode_float(value: float | str) -> float:
-    """The inverse of :func:`encode_float`."""
+    """The inverse of :func:`encode_float`.
+
+    Raises:
+        InvalidInputError: a string other than NaN / Infinity / -Infinity.
+    """
+    if isinstance(value, str):
+        number = _NON_FINITE.get(value.strip().lower())
+        if number is None:
+            raise InvalidInputError(
+                f"metric value {value[:40]!r} is not a number; send a JSON number, or "
+                '"NaN", "Infinity" or "-Infinity"'
+            )
+        return number
     return float(value)
 
 
