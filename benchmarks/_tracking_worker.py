@@ -37,12 +37,12 @@ FILTER = "metrics.rmse < 0.3 and params.depth = '6'"
 ORDER = ["metrics.rmse ASC"]
 
 
-def run_loopml(workload: str, folder: str, n: int) -> dict:  # type: ignore[type-arg]
+def run_loopml(workload: str, folder: str, n: int, uri: str | None) -> dict:  # type: ignore[type-arg]
     import loopml as lm
 
-    lm.set_tracking_uri(folder)
+    lm.set_tracking_uri(uri or folder)
     exp = lm.set_experiment("bench")
-    client = lm.TrackingClient(folder)
+    client = lm.TrackingClient(uri or folder)
     if workload == "per_call":
         with lm.start_run(run_name="warm"):
             lm.log_metric("warm", 1.0)
@@ -86,13 +86,14 @@ def run_loopml(workload: str, folder: str, n: int) -> dict:  # type: ignore[type
     raise SystemExit(f"unknown workload {workload}")
 
 
-def run_mlflow(workload: str, folder: str, n: int) -> dict:  # type: ignore[type-arg]
+def run_mlflow(workload: str, folder: str, n: int, uri: str | None) -> dict:  # type: ignore[type-arg]
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")
-    exp_id = mlflow.create_experiment("bench", artifact_location=f"{folder}/artifacts")
+    mlflow.set_tracking_uri(uri or f"sqlite:///{folder}/mlflow.db")
+    location = None if uri else f"{folder}/artifacts"
+    exp_id = mlflow.create_experiment("bench", artifact_location=location)
     mlflow.set_experiment(experiment_id=exp_id)
     client = MlflowClient()
     if workload == "per_call":
@@ -142,10 +143,11 @@ def main() -> None:
     parser.add_argument("--workload", required=True, choices=["per_call", "batched", "search"])
     parser.add_argument("--dir", required=True)
     parser.add_argument("--n", type=int, required=True)
+    parser.add_argument("--uri", help="a tracking server URL instead of an embedded store")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     runner = run_loopml if args.tool == "loopml" else run_mlflow
-    result = runner(args.workload, args.dir, args.n)
+    result = runner(args.workload, args.dir, args.n, args.uri)
     sys.stdout.write(json.dumps(result) + "\n")
 
 

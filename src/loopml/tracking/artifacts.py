@@ -158,14 +158,13 @@ class ArtifactsMixin(ABC):
         clean = normalize_relative_path(path, allow_empty=True)
         records = self._records_or_fail(run_id, clean)
         dest_root = Path(dst_path)
-        parent = str(PurePosixPath(clean).parent) if clean else ""
+        # Records are written relative to the parent of the requested path, so that
+        # "model" lands as dst/model/… and "model/weights.bin" as dst/weights.bin.
+        parent = PurePosixPath(clean).parent.as_posix() if clean else "."
+        skip = 0 if parent == "." else len(parent) + 1
         for rec in records:
-            rel = rec.path if not parent or parent == "." else rec.path[len(parent) + 1 :]
-            target = dest_root.joinpath(*rel.split("/"))
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target = dest_root.joinpath(*rec.path[skip:].split("/"))
             self.stores.blobs.get_file(rec.digest, target)
-        if len(records) == 1 and records[0].path == clean:
-            return dest_root / PurePosixPath(clean).name
         return dest_root / PurePosixPath(clean).name if clean else dest_root
 
     def read_artifact(self, run_id: str, path: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import uuid
@@ -91,16 +92,28 @@ _RUN_COLUMNS = (
 )
 
 
+@functools.lru_cache(maxsize=256)
+def _search_query(
+    pks: tuple[int, ...], stages: tuple[str, ...], filter_string: str, order_by: tuple[str, ...]
+) -> Any:
+    """The id query for a search; dashboards repeat the same searches, so it is cached."""
+    return run_search_query(pks, stages, parse_filter(filter_string), parse_order_by(order_by))
+
+
+_STATUSES = {s.value: s for s in RunStatus}
+_STAGES = {s.value: s for s in LifecycleStage}
+
+
 def _info_from_tuple(row: tuple[Any, ...]) -> RunInfo:
     return RunInfo(
         run_id=row[0],
         experiment_id=str(row[1]),
         run_name=row[2],
         user_id=row[3],
-        status=RunStatus(row[4]),
+        status=_STATUSES[row[4]],
         start_time=row[5],
         end_time=row[6],
-        lifecycle_stage=LifecycleStage(row[7]),
+        lifecycle_stage=_STAGES[row[7]],
         artifact_uri=row[8],
     )
 
@@ -237,24 +250,30 @@ class SqlMetadataStore(MetadataStore):
         metrics: dict[str, dict[str, float]] = {r: {} for r in run_ids}
         params: dict[str, dict[str, str]] = {r: {} for r in run_ids}
         tags: dict[str, dict[str, str]] = {r: {} for r in run_ids}
-        for chunk in _chunks(run_ids):
-            ids = tuple(chunk)
-            marks = ", ".join([self._mark] * len(ids))
-            for row in conn.exec_driver_sql(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_uuid IN ({marks})", ids
-            ):
-                infos[row[0]] = tuple(row)
-            for run, key, value, is_nan in conn.exec_driver_sql(
-                'SELECT run_uuid, "key", value, is_nan FROM latest_metrics '
-                f"WHERE run_uuid IN ({marks})",
-                ids,
-            ):
-                metrics[run][key] = math.nan if is_nan else value
-            for table, target in (("params", params), ("tags", tags)):
-                for run, key, value in conn.exec_driver_sql(
-                    f'SELECT run_uuid, "key", value FROM {table} WHERE run_uuid IN ({marks})', ids
-                ):
-                    target[run][key] = value
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for chunk in _chunks(run_ids):
+                ids = tuple(chunk)
+                marks = ", ".join([self._mark] * len(ids))
+                cursor.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_uuid IN ({marks})", ids)
+                for row in cursor.fetchall():
+                    infos[row[0]] = row
+                cursor.execute(
+                    'SELECT run_uuid, "key", value, is_nan FROM latest_metrics '
+                    f"WHERE run_uuid IN ({marks})",
+                    ids,
+                )
+                for run, key, value, is_nan in cursor.fetchall():
+                    metrics[run][key] = math.nan if is_nan else value
+                for table, target in (("params", params), ("tags", tags)):
+                    cursor.execute(
+                        f'SELECT run_uuid, "key", value FROM {table} WHERE run_uuid IN ({marks})',
+                        ids,
+                    )
+                    for run, key, value in cursor.fetchall():
+                        target[run][key] = value
+        finally:
+            cursor.close()
         return [
             Run(_info_from_tuple(infos[r]), RunData(metrics[r], params[r], tags[r]))
             for r in run_ids
@@ -633,12 +652,10 @@ class SqlMetadataStore(MetadataStore):
         page_token: str | None = None,
     ) -> PagedList[Run]:
         _check_max_results(max_results)
-        comparisons = parse_filter(filter_string)
-        orders = parse_order_by(list(order_by or ()))
         offset = decode_page_token(page_token)
         pks = [_experiment_pk(e) for e in experiment_ids]
         stages = [s.value for s in ViewType(view_type).stages()]
-        query = run_search_query(pks, stages, comparisons, orders)
+        query = _search_query(tuple(pks), tuple(stages), filter_string or "", tuple(order_by or ()))
         with self._read() as conn:
             ids = list(conn.execute(query.offset(offset).limit(max_results + 1)).scalars())
             token = encode_page_token(offset + max_results) if len(ids) > max_results else None
