@@ -45,7 +45,10 @@ def print_json(obj: Any) -> None:
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped into a file or a log, rows should not fold at 80 columns.
+    width = None if stream.isatty() else 240
+    return Console(stderr=stderr, soft_wrap=False, width=width)
 
 
 def print_table(

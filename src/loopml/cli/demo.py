@@ -46,7 +46,7 @@ def demo(
         ["run id", "name", "status", "duration", "rmse", "mae", "r2", "lr", "depth", "trees"],
         [
             [
-                r.info.run_id,
+                r.info.run_id[:12],
                 r.info.run_name,
                 r.info.status.value,
                 fmt_duration(r.info.duration_ms),
