@@ -15,10 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_all_matches_the_public_exports() -> None:
-    public = {n for n in vars(loopml) if not n.startswith("_")} - {"annotations"}
-    modules = {n for n in public if type(getattr(loopml, n)).__name__ == "module"}
-    assert sorted(public - modules) == sorted(set(loopml.__all__) - {"__version__"})
+    # every name in __all__ resolves, and every lazily exported name is in __all__
+    for name in loopml.__all__:
+        assert getattr(loopml, name) is not None, name
+    assert sorted(loopml._EXPORTS) == sorted(set(loopml.__all__) - {"__version__"})
     assert len(loopml.__all__) == len(set(loopml.__all__))
+    assert set(loopml.__all__) <= set(dir(loopml))
 
 
 def test_every_public_symbol_has_a_docstring() -> None:

@@ -252,3 +252,20 @@ def test_artifacts_on_s3(tmp_path: Path, s3_endpoint: str, s3_bucket: str) -> No
     ]
     assert f"loopml/blobs/{record.digest[:2]}/{record.digest[2:]}" in keys
     client.close()
+
+
+def test_background_thread_flushes_on_the_interval(tmp_path: Path) -> None:
+    import time
+
+    settings = Settings(tracking_uri=str(tmp_path / "s"), flush_interval=0.1, capture_context=False)
+    client = lm.TrackingClient(settings=settings)
+    reader = lm.TrackingClient(settings=settings)
+    run = client.create_run("0")
+    client.log_metric(run.run_id, "m", 1.0)
+    deadline = time.monotonic() + 10
+    while not reader.stores.metadata.get_run(run.run_id).data.metrics:
+        assert time.monotonic() < deadline, "the background flush never wrote the point"
+        time.sleep(0.05)
+    assert reader.stores.metadata.get_run(run.run_id).data.metrics == {"m": 1.0}
+    client.close()
+    reader.close()
