@@ -14,7 +14,9 @@ errors in one place instead of guessing::
      ├── NotFoundError (404, exit 3)
      │    ├── ExperimentNotFoundError
      │    ├── RunNotFoundError
-     │    └── ArtifactNotFoundError
+     │    ├── ArtifactNotFoundError
+     │    ├── RegisteredModelNotFoundError
+     │    └── ModelVersionNotFoundError            also an alias that names no version
      ├── ConflictError (409, exit 4)
      │    ├── AlreadyExistsError                   a name clash
      │    ├── ParamConflictError                   a param re-logged with another value
@@ -42,8 +44,10 @@ __all__ = [
     "InvalidStateError",
     "InvalidUriError",
     "LoopmlError",
+    "ModelVersionNotFoundError",
     "NotFoundError",
     "ParamConflictError",
+    "RegisteredModelNotFoundError",
     "RunNotFoundError",
     "SchemaVersionError",
     "SearchSyntaxError",
@@ -120,6 +124,14 @@ class RunNotFoundError(NotFoundError):
 
 class ArtifactNotFoundError(NotFoundError):
     """No artifact (or blob) at that path or digest."""
+
+
+class RegisteredModelNotFoundError(NotFoundError):
+    """No registered model with that name."""
+
+
+class ModelVersionNotFoundError(NotFoundError):
+    """No such version (or alias) of a registered model."""
 
 
 class ConflictError(LoopmlError):

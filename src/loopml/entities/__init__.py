@@ -1,5 +1,12 @@
 """Frozen dataclasses for everything loopml stores. No I/O, no heavy imports."""
 
+from loopml.entities._registry import (
+    Approval,
+    AuditEntry,
+    ModelVersion,
+    RegisteredModel,
+    VersionStatus,
+)
 from loopml.entities._tracking import (
     ArtifactRecord,
     Experiment,
@@ -16,16 +23,21 @@ from loopml.entities._tracking import (
 )
 
 __all__ = [
+    "Approval",
     "ArtifactRecord",
+    "AuditEntry",
     "Experiment",
     "LifecycleStage",
     "Metric",
+    "ModelVersion",
     "PagedList",
     "Param",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "VersionStatus",
     "ViewType",
 ]

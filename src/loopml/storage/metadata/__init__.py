@@ -16,6 +16,7 @@ from loopml.storage.metadata.base import (
     DEFAULT_EXPERIMENT_NAME,
     MetadataStore,
 )
+from loopml.storage.metadata.registry_base import RegistryStore
 
 if TYPE_CHECKING:
     from loopml.config import Settings
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
     "MetadataStore",
+    "RegistryStore",
     "is_folder_uri",
     "is_server_uri",
     "open_metadata_store",

@@ -75,6 +75,7 @@ from loopml.storage.metadata.sql.models import (
     SqlParam,
     SqlRun,
 )
+from loopml.storage.metadata.sql.registry import SqlRegistryMixin
 from loopml.storage.metadata.sql.search import run_search_query
 
 __all__ = ["SqlMetadataStore"]
@@ -140,7 +141,7 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _IN_CHUNK]
 
 
-class SqlMetadataStore(MetadataStore):
+class SqlMetadataStore(SqlRegistryMixin, MetadataStore):
     """Metadata in SQLite or PostgreSQL; the schema is kept current by Alembic migrations.
 
     Args:

@@ -1,0 +1,327 @@
+"""Contract of RegistryStore: every implementation must pass every test here.
+
+A new backend adds itself to the params of the `registry` fixture.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loopml.entities import RunTag
+from loopml.entities._registry import VersionStatus
+from loopml.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    InvalidNameError,
+    InvalidStateError,
+    NotFoundError,
+)
+from loopml.storage.metadata.registry_base import RegistryStore
+from loopml.storage.metadata.sql import SqlMetadataStore
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistryStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/m.db"
+    else:
+        url = str(request.getfixturevalue("fresh_postgres_url"))
+    store = SqlMetadataStore(url)
+    yield store
+    store.close()
+
+
+def _with_versions(registry: RegistryStore, name: str = "pricing", count: int = 1) -> None:
+    registry.create_registered_model(name, actor="ana")
+    for i in range(count):
+        registry.create_model_version(name, f"runs:/{uuid.uuid4().hex}/model{i}", actor="ana")
+
+
+# -- models ----------------------------------------------------------------------------
+def test_create_get_and_search_models(registry: RegistryStore) -> None:
+    made = registry.create_registered_model(
+        "pricing", description="price per night", tags=[RunTag("team", "ml")], actor="ana"
+    )
+    assert (made.name, made.description, dict(made.tags)) == (
+        "pricing",
+        "price per night",
+        {"team": "ml"},
+    )
+    assert made.latest_version is None and dict(made.aliases) == {}
+    assert registry.get_registered_model("pricing") == made
+    registry.create_registered_model("churn")
+    assert [m.name for m in registry.search_registered_models()] == ["churn", "pricing"]
+    assert [m.name for m in registry.search_registered_models(name_like="PRI%")] == ["pricing"]
+    first = registry.search_registered_models(max_results=1)
+    assert [m.name for m in first] == ["churn"] and first.token
+    second = registry.search_registered_models(max_results=1, page_token=first.token)
+    assert [m.name for m in second] == ["pricing"] and second.token is None
+
+
+def test_update_and_tag_a_model(registry: RegistryStore) -> None:
+    registry.create_registered_model("pricing")
+    assert registry.update_registered_model("pricing", "v2 docs").description == "v2 docs"
+    registry.set_registered_model_tag("pricing", "owner", "ana")
+    registry.set_registered_model_tag("pricing", "owner", "bo")
+    assert dict(registry.get_registered_model("pricing").tags) == {"owner": "bo"}
+
+
+def test_duplicate_model_is_refused(registry: RegistryStore) -> None:
+    registry.create_registered_model("pricing")
+    with pytest.raises(AlreadyExistsError, match="pricing"):
+        registry.create_registered_model("pricing")
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "x" * 251, "tab\there", "line\n"])
+def test_bad_model_names_are_refused(registry: RegistryStore, bad: str) -> None:
+    with pytest.raises(InvalidInputError):
+        registry.create_registered_model(bad)
+
+
+def test_unknown_model_and_version_say_what_is_missing(registry: RegistryStore) -> None:
+    with pytest.raises(NotFoundError, match="no registered model named 'ghost'"):
+        registry.get_registered_model("ghost")
+    with pytest.raises(NotFoundError, match="ghost"):
+        registry.create_model_version("ghost", "runs:/x/model")
+    _with_versions(registry, count=2)
+    with pytest.raises(NotFoundError, match="no version 7; its latest version is 2"):
+        registry.get_model_version("pricing", 7)
+    with pytest.raises(InvalidInputError):
+        registry.get_model_version("pricing", 0)
+    with pytest.raises(NotFoundError, match="ghost"):
+        registry.set_alias("ghost", "champion", 1)
+    with pytest.raises(NotFoundError, match="ghost"):
+        registry.list_approvals("ghost", 1)
+    assert list(registry.audit_log("ghost")) == []
+
+
+# -- versions --------------------------------------------------------------------------
+def test_versions_are_numbered_per_model_from_one(registry: RegistryStore) -> None:
+    registry.create_registered_model("a")
+    registry.create_registered_model("b")
+    run_id = uuid.uuid4().hex
+    v1 = registry.create_model_version(
+        "a", f"runs:/{run_id}/model", run_id, "first", [RunTag("k", "v")], actor="ana"
+    )
+    assert (v1.version, v1.status, v1.run_id, v1.created_by) == (
+        1,
+        VersionStatus.PENDING_REVIEW,
+        run_id,
+        "ana",
+    )
+    assert (v1.description, dict(v1.tags), v1.aliases) == ("first", {"k": "v"}, ())
+    assert registry.create_model_version("a", "s3://bucket/m").version == 2
+    assert registry.create_model_version("b", "s3://bucket/m").version == 1
+    assert registry.get_model_version("a", 1) == v1
+    assert registry.get_registered_model("a").latest_version == 2
+    assert [(v.name, v.version) for v in registry.search_model_versions()] == [
+        ("a", 2),
+        ("a", 1),
+        ("b", 1),
+    ]
+    assert [v.version for v in registry.search_model_versions(run_id=run_id)] == [1]
+
+
+def test_deleted_version_numbers_are_not_reused(registry: RegistryStore) -> None:
+    _with_versions(registry, count=2)
+    registry.delete_model_version("pricing", 2)
+    assert registry.create_model_version("pricing", "s3://b/m").version == 3
+
+
+def test_concurrent_registrations_get_distinct_consecutive_versions(
+    registry: RegistryStore,
+) -> None:
+    registry.create_registered_model("pricing")
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def register() -> None:
+        try:
+            for _ in range(5):
+                got.append(registry.create_model_version("pricing", "s3://b/m").version)
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(got) == list(range(1, 21))
+
+
+def test_update_and_tag_a_version(registry: RegistryStore) -> None:
+    _with_versions(registry)
+    assert registry.update_model_version("pricing", 1, "better").description == "better"
+    registry.set_model_version_tag("pricing", 1, "stage", "canary")
+    assert dict(registry.get_model_version("pricing", 1).tags) == {"stage": "canary"}
+
+
+def test_a_model_with_versions_is_deleted_only_with_force(registry: RegistryStore) -> None:
+    _with_versions(registry, count=2)
+    with pytest.raises(InvalidStateError, match="force"):
+        registry.delete_registered_model("pricing")
+    registry.delete_registered_model("pricing", force=True)
+    with pytest.raises(NotFoundError):
+        registry.get_model_version("pricing", 1)
+    assert [e.action for e in registry.audit_log("pricing")][-1] == "delete_model"
+
+
+# -- aliases ---------------------------------------------------------------------------
+def test_aliases_point_at_one_version_and_move(registry: RegistryStore) -> None:
+    _with_versions(registry, count=2)
+    registry.set_alias("pricing", "champion", 1)
+    registry.set_alias("pricing", "challenger", 1)
+    assert registry.get_version_by_alias("pricing", "champion").version == 1
+    assert registry.get_model_version("pricing", 1).aliases == ("challenger", "champion")
+    registry.set_alias("pricing", "champion", 2)
+    assert registry.get_version_by_alias("pricing", "champion").version == 2
+    assert registry.get_model_version("pricing", 1).aliases == ("challenger",)
+    assert dict(registry.get_registered_model("pricing").aliases) == {
+        "challenger": 1,
+        "champion": 2,
+    }
+    registry.delete_alias("pricing", "challenger")
+    with pytest.raises(NotFoundError, match="no alias 'challenger'"):
+        registry.get_version_by_alias("pricing", "challenger")
+    with pytest.raises(NotFoundError):
+        registry.delete_alias("pricing", "challenger")
+
+
+@pytest.mark.parametrize(
+    "bad", ["3", "latest", "LATEST", "a/b", "a:b", "with space", "", "x\n", "x" * 251]
+)
+def test_bad_alias_names_are_refused(registry: RegistryStore, bad: str) -> None:
+    _with_versions(registry)
+    with pytest.raises(InvalidNameError):
+        registry.set_alias("pricing", bad, 1)
+
+
+def test_alias_needs_an_existing_version(registry: RegistryStore) -> None:
+    _with_versions(registry)
+    with pytest.raises(NotFoundError, match="no version 5"):
+        registry.set_alias("pricing", "champion", 5)
+
+
+def test_an_alias_blocks_deleting_its_version_unless_forced(registry: RegistryStore) -> None:
+    _with_versions(registry, count=2)
+    registry.set_alias("pricing", "champion", 2)
+    with pytest.raises(InvalidStateError, match="champion"):
+        registry.delete_model_version("pricing", 2)
+    assert registry.get_version_by_alias("pricing", "champion").version == 2
+    registry.delete_model_version("pricing", 2, actor="ana", force=True)
+    with pytest.raises(NotFoundError):
+        registry.get_version_by_alias("pricing", "champion")
+    forced = registry.audit_log("pricing")[-1]
+    assert (forced.action, forced.actor, forced.version) == ("delete_version", "ana", 2)
+    assert forced.before is not None and forced.before["aliases"] == ["champion"]
+    registry.delete_model_version("pricing", 1)
+    assert registry.get_registered_model("pricing").latest_version is None
+
+
+# -- review ----------------------------------------------------------------------------
+def test_status_moves_record_approvals(registry: RegistryStore) -> None:
+    _with_versions(registry)
+    rejected = registry.set_version_status(
+        "pricing", 1, VersionStatus.REJECTED, actor="bo", comment="leaks labels"
+    )
+    assert rejected.status == VersionStatus.REJECTED
+    registry.set_version_status("pricing", 1, VersionStatus.PENDING_REVIEW, actor="ana")
+    registry.set_version_status("pricing", 1, VersionStatus.APPROVED, actor="cy", comment="ok")
+    approvals = registry.list_approvals("pricing", 1)
+    assert [(a.decision, a.actor, a.comment) for a in approvals] == [
+        (VersionStatus.REJECTED, "bo", "leaks labels"),
+        (VersionStatus.APPROVED, "cy", "ok"),
+    ]
+    assert approvals[0].time <= approvals[1].time and approvals[0].time > 0
+    assert registry.get_model_version("pricing", 1).status == VersionStatus.APPROVED
+
+
+def test_disallowed_status_moves_are_refused(registry: RegistryStore) -> None:
+    _with_versions(registry)
+    registry.set_version_status("pricing", 1, VersionStatus.ARCHIVED)
+    with pytest.raises(InvalidStateError, match="archived; it can move to pending_review"):
+        registry.set_version_status("pricing", 1, VersionStatus.APPROVED)
+    with pytest.raises(InvalidInputError, match="unknown status"):
+        registry.set_version_status("pricing", 1, "shipped")  # type: ignore[arg-type]
+    assert registry.list_approvals("pricing", 1) == []
+
+
+# -- audit -----------------------------------------------------------------------------
+def test_every_change_is_audited_in_order(registry: RegistryStore) -> None:
+    registry.create_registered_model("pricing", actor="ana")
+    registry.create_model_version("pricing", "s3://b/m", actor="ana")
+    registry.set_registered_model_tag("pricing", "team", "ml", actor="ana")
+    registry.set_model_version_tag("pricing", 1, "k", "v", actor="ana")
+    registry.update_model_version("pricing", 1, "desc", actor="ana")
+    registry.set_alias("pricing", "champion", 1, actor="bo")
+    registry.set_version_status("pricing", 1, VersionStatus.APPROVED, actor="cy", comment="ok")
+    registry.delete_alias("pricing", "champion", actor="bo")
+    registry.delete_model_version("pricing", 1, actor="bo")
+    log = list(registry.audit_log("pricing"))
+    assert [(e.action, e.actor, e.version) for e in log] == [
+        ("create_model", "ana", None),
+        ("create_version", "ana", 1),
+        ("set_model_tag", "ana", None),
+        ("set_version_tag", "ana", 1),
+        ("update_version", "ana", 1),
+        ("set_alias", "bo", 1),
+        ("approve", "cy", 1),
+        ("delete_alias", "bo", 1),
+        ("delete_version", "bo", 1),
+    ]
+    assert [e.id for e in log] == sorted(e.id for e in log)
+    assert all(e.time > 0 and e.name == "pricing" for e in log)
+    assert log[1].before is None and log[1].after is not None
+    assert log[1].after["source"] == "s3://b/m"
+    assert log[4].before == {"description": ""} and log[4].after == {"description": "desc"}
+    assert log[6].before == {"status": "pending_review"}
+    assert log[6].after == {"status": "approved", "comment": "ok"}
+    assert log[8].before is not None and log[8].before["tags"] == {"k": "v"}
+    assert log[8].after is None
+
+
+def test_moving_an_alias_audits_where_it_was(registry: RegistryStore) -> None:
+    _with_versions(registry, count=2)
+    registry.set_alias("pricing", "champion", 1)
+    registry.set_alias("pricing", "champion", 2)
+    moves = [e for e in registry.audit_log("pricing") if e.action == "set_alias"]
+    assert [(e.before, e.after) for e in moves] == [
+        (None, {"alias": "champion", "version": 1}),
+        ({"alias": "champion", "version": 1}, {"alias": "champion", "version": 2}),
+    ]
+
+
+def test_audit_log_pages_and_filters_by_model(registry: RegistryStore) -> None:
+    registry.create_registered_model("a")
+    registry.create_registered_model("b")
+    registry.create_model_version("a", "s3://b/m")
+    assert [e.name for e in registry.audit_log()] == ["a", "b", "a"]
+    assert [e.action for e in registry.audit_log("a")] == ["create_model", "create_version"]
+    page = registry.audit_log(max_results=2)
+    assert len(page) == 2 and page.token
+    assert [e.name for e in registry.audit_log(max_results=2, page_token=page.token)] == ["a"]
+
+
+def test_a_failed_change_writes_no_audit_entry(registry: RegistryStore) -> None:
+    _with_versions(registry)
+    registry.set_alias("pricing", "champion", 1)
+    before = len(registry.audit_log())
+    with pytest.raises(InvalidStateError):
+        registry.delete_model_version("pricing", 1)
+    with pytest.raises(NotFoundError):
+        registry.set_alias("pricing", "champion", 9)
+    with pytest.raises(AlreadyExistsError):
+        registry.create_registered_model("pricing")
+    with pytest.raises(InvalidStateError):
+        registry.set_version_status("pricing", 1, VersionStatus.PENDING_REVIEW)
+    with pytest.raises(InvalidInputError):
+        registry.set_model_version_tag("pricing", 1, "bad\x00key", "v")
+    assert len(registry.audit_log()) == before
+    assert registry.get_version_by_alias("pricing", "champion").version == 1
