@@ -24,11 +24,12 @@ import pwd
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests._servers import free_port
 
 __all__ = [
     "DATABASE",
@@ -199,7 +200,7 @@ class _Cluster:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         for attempt in range(1, _START_ATTEMPTS + 1):
             # Another process may take the port between the probe and the server's bind.
-            self.port = _free_port()
+            self.port = free_port()
             try:
                 self._run(
                     "pg_ctl",
@@ -290,13 +291,6 @@ class _Cluster:
         except OSError:
             return "(no server log)"
         return "server log (tail):\n" + "\n".join(lines[-_LOG_TAIL_LINES:])
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _version_key(bindir: Path) -> tuple[int, ...]:

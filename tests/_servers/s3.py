@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+
+from tests._servers import free_port
 
 __all__ = ["CREDENTIALS", "s3_available", "s3_server"]
 
@@ -30,16 +31,10 @@ def s3_available() -> tuple[bool, str]:
     return True, ""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
     """Start moto's S3 server in a child process; yields its endpoint URL, stops it on exit."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **CREDENTIALS}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

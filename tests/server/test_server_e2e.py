@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,19 +16,14 @@ import pytest
 
 import loopml as lm
 from loopml.config import Settings
+from tests._servers import free_port
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     backend = tmp_path / "backend"
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("loopml")
     log = tmp_path / "server.log"
     args = [str(exe), "server", "--backend-uri", str(backend), "--port", str(port)]
