@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _venv import peer_python, peer_version  # noqa: E402
-from common import Row, dump_json, machine, print_table  # noqa: E402
+from common import Row, command_line, dump_json, machine, print_table  # noqa: E402
 
 WORKLOADS = {
     "per_call": (2_000, 200, "points/s", True),
@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument("--workers", default="default", help="'default' or a number for both")
     parser.add_argument("--json")
     args = parser.parse_args()
-    mlflow_python = peer_python("mlflow", "mlflow", "mlflow")
+    mlflow_python = peer_python("mlflow")
     ours_python = Path(sys.executable)
     rows, idle = [], {"loopml": [], "mlflow": []}
     procs = {"loopml": 0, "mlflow": 0}
@@ -198,7 +198,7 @@ def main() -> None:
         rows.append(Row(f"{workload} (n={n:,})", unit, ours, theirs, higher))
     rows.append(Row("idle memory", "MB", idle["loopml"], idle["mlflow"], False))
     meta = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(),
         "workers": args.workers,
         "server processes": f"loopml {procs['loopml']}, mlflow {procs['mlflow']}",
         "mlflow": peer_version(mlflow_python, "mlflow"),
