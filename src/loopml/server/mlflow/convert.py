@@ -1,0 +1,200 @@
+"""Mapping between loopml's entities and MLflow's JSON messages.
+
+Three MLflow conventions are translated here rather than stored as MLflow writes them:
+
+- ``mlflow.parentRunId`` is stored as loopml's ``loopml.parentRunId`` (so loopml sees the
+  nesting); responses carry both tags.
+- ``mlflow.runName`` is the run's name, not a tag; responses carry it as a tag too, because
+  the MLflow client reads the name from there on older paths.
+- dataset inputs (``runs/log-inputs``) are kept as JSON in the run tag
+  ``loopml.mlflow.inputs`` and come back as ``inputs.dataset_inputs``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from loopml.entities import Experiment, Metric, Run, RunInfo, RunStatus, ViewType
+from loopml.errors import InvalidInputError
+from loopml.schemas.tracking import encode_float
+
+__all__ = [
+    "INPUTS_TAG",
+    "MLFLOW_PARENT_TAG",
+    "MLFLOW_RUN_NAME_TAG",
+    "PARENT_TAG",
+    "artifact_uri",
+    "dataset_inputs",
+    "experiment_json",
+    "loopml_tag_key",
+    "metric_json",
+    "parse_status",
+    "parse_view_type",
+    "rewrite_run_search",
+    "run_info_json",
+    "run_json",
+]
+
+PARENT_TAG = "loopml.parentRunId"
+MLFLOW_PARENT_TAG = "mlflow.parentRunId"
+MLFLOW_RUN_NAME_TAG = "mlflow.runName"
+INPUTS_TAG = "loopml.mlflow.inputs"
+
+# Proto enum numbers, for clients that send enums as numbers.
+_VIEW_NUMBERS = {"1": ViewType.ACTIVE_ONLY, "2": ViewType.DELETED_ONLY, "3": ViewType.ALL}
+_STATUS_NUMBERS = {
+    "1": RunStatus.RUNNING,
+    "2": RunStatus.SCHEDULED,
+    "3": RunStatus.FINISHED,
+    "4": RunStatus.FAILED,
+    "5": RunStatus.KILLED,
+}
+
+
+def artifact_uri(experiment_id: str, run_id: str) -> str:
+    """The artifact URI MLflow clients see: uploads then go through the server's proxy."""
+    return f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"
+
+
+def parse_view_type(value: str | None) -> ViewType:
+    """MLflow's ``ACTIVE_ONLY`` / ``DELETED_ONLY`` / ``ALL`` (or 1/2/3); default active.
+
+    Raises:
+        InvalidInputError: any other value.
+    """
+    if value is None or value == "":
+        return ViewType.ACTIVE_ONLY
+    if value in _VIEW_NUMBERS:
+        return _VIEW_NUMBERS[value]
+    try:
+        return ViewType(value.lower())
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"view type {value!r} is not one of ACTIVE_ONLY, DELETED_ONLY, ALL"
+        ) from exc
+
+
+def parse_status(value: str) -> RunStatus:
+    """A run status by MLflow name (``FINISHED``) or proto number.
+
+    Raises:
+        InvalidInputError: not a run status.
+    """
+    if value in _STATUS_NUMBERS:
+        return _STATUS_NUMBERS[value]
+    try:
+        return RunStatus(value.upper())
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"run status {value!r} is not one of {', '.join(s.value for s in RunStatus)}"
+        ) from exc
+
+
+def loopml_tag_key(key: str) -> str:
+    """The key loopml stores an MLflow run tag under."""
+    return PARENT_TAG if key == MLFLOW_PARENT_TAG else key
+
+
+def experiment_json(exp: Experiment) -> dict[str, Any]:
+    """An experiment as MLflow's ``Experiment`` message."""
+    return {
+        "experiment_id": exp.experiment_id,
+        "name": exp.name,
+        "artifact_location": f"mlflow-artifacts:/{exp.experiment_id}",
+        "lifecycle_stage": exp.lifecycle_stage.value,
+        "last_update_time": exp.last_update_time,
+        "creation_time": exp.creation_time,
+        "tags": [{"key": k, "value": v} for k, v in sorted(exp.tags.items())],
+    }
+
+
+def run_info_json(info: RunInfo) -> dict[str, Any]:
+    """A run's info as MLflow's ``RunInfo`` message."""
+    body: dict[str, Any] = {
+        "run_id": info.run_id,
+        "run_uuid": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "user_id": info.user_id,
+        "status": info.status.value,
+        "start_time": info.start_time,
+        "artifact_uri": artifact_uri(info.experiment_id, info.run_id),
+        "lifecycle_stage": info.lifecycle_stage.value,
+    }
+    if info.end_time is not None:
+        body["end_time"] = info.end_time
+    return body
+
+
+def metric_json(metric: Metric) -> dict[str, Any]:
+    """A metric point as MLflow's ``Metric`` message (non-finite values as strings)."""
+    return {
+        "key": metric.key,
+        "value": encode_float(metric.value),
+        "timestamp": metric.timestamp,
+        "step": metric.step,
+    }
+
+
+def dataset_inputs(tags: dict[str, str] | Any) -> list[dict[str, Any]]:
+    """The dataset inputs kept in a run's ``loopml.mlflow.inputs`` tag ([] when none)."""
+    raw = tags.get(INPUTS_TAG)
+    if not raw:
+        return []
+    try:
+        inputs = json.loads(raw)
+    except ValueError:
+        return []  # a hand-edited tag must not break reading the run
+    return [i for i in inputs if isinstance(i, dict)] if isinstance(inputs, list) else []
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """A run as MLflow's ``Run`` message: info, data (metrics, params, tags) and inputs.
+
+    The latest value of each metric is all a run carries, so its timestamp and step are
+    reported as 0; ``metrics/get-history`` has the full points.
+    """
+    tags = {k: v for k, v in run.data.tags.items() if k != INPUTS_TAG}
+    if PARENT_TAG in tags:
+        tags[MLFLOW_PARENT_TAG] = tags[PARENT_TAG]
+    tags[MLFLOW_RUN_NAME_TAG] = run.info.run_name
+    return {
+        "info": run_info_json(run.info),
+        "data": {
+            "metrics": [
+                {"key": k, "value": encode_float(v), "timestamp": 0, "step": 0}
+                for k, v in sorted(run.data.metrics.items())
+            ],
+            "params": [{"key": k, "value": v} for k, v in sorted(run.data.params.items())],
+            "tags": [{"key": k, "value": v} for k, v in sorted(tags.items())],
+        },
+        "inputs": {"dataset_inputs": dataset_inputs(run.data.tags)},
+    }
+
+
+# An identifier naming one of the translated tags, in any quoting MLflow accepts.
+_TAG_IDENT = re.compile(
+    r"\b(?:tags?)\.(?:\"(?P<q1>[^\"]+)\"|`(?P<q2>[^`]+)`|(?P<bare>[\w.]+))", re.IGNORECASE
+)
+_SINGLE_QUOTED = re.compile(r"('(?:[^']|'')*')")
+
+
+def _rewrite_identifiers(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        key = match.group("q1") or match.group("q2") or match.group("bare")
+        if key == MLFLOW_PARENT_TAG:
+            return f'tags."{PARENT_TAG}"'
+        if key == MLFLOW_RUN_NAME_TAG:
+            return "attributes.run_name"
+        return match.group(0)
+
+    # String literals are left alone: only identifiers outside quotes are translated.
+    pieces = _SINGLE_QUOTED.split(text)
+    return "".join(p if i % 2 else _TAG_IDENT.sub(replace, p) for i, p in enumerate(pieces))
+
+
+def rewrite_run_search(filter_string: str, order_by: list[str]) -> tuple[str, list[str]]:
+    """Translate ``tags.mlflow.parentRunId`` and ``tags.mlflow.runName`` in a run search."""
+    return _rewrite_identifiers(filter_string), [_rewrite_identifiers(o) for o in order_by]
