@@ -1,6 +1,7 @@
 """Contract of RegistryStore: every implementation must pass every test here.
 
-A new backend adds itself to the params of the `registry` fixture.
+It runs on every implementation in tests/contract/conftest.py (SQLite, PostgreSQL, and a
+loopml server through the REST client store).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from loopml.config import Settings
 from loopml.entities import RunTag
 from loopml.entities._registry import VersionStatus
 from loopml.errors import (
@@ -21,17 +23,16 @@ from loopml.errors import (
     InvalidStateError,
     NotFoundError,
 )
+from loopml.storage.metadata import open_metadata_store
 from loopml.storage.metadata.registry_base import RegistryStore
 from loopml.storage.metadata.sql import SqlMetadataStore
+from tests.contract.conftest import IMPLEMENTATIONS, make_store_uri
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=IMPLEMENTATIONS)
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistryStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/m.db"
-    else:
-        url = str(request.getfixturevalue("fresh_postgres_url"))
-    store = SqlMetadataStore(url)
+    uri = make_store_uri(request.param, tmp_path, request)
+    store = open_metadata_store(uri, Settings(tracking_uri=uri))
     yield store
     store.close()
 
@@ -94,7 +95,7 @@ def test_unknown_model_and_version_say_what_is_missing(registry: RegistryStore) 
     with pytest.raises(InvalidInputError):
         registry.get_model_version("pricing", 0)
     with pytest.raises(NotFoundError, match="ghost"):
-        registry.set_alias("ghost", "champion", 1)
+        registry.set_alias("ghost", "prod", 1)
     with pytest.raises(NotFoundError, match="ghost"):
         registry.list_approvals("ghost", 1)
     assert list(registry.audit_log("ghost")) == []
@@ -176,16 +177,16 @@ def test_a_model_with_versions_is_deleted_only_with_force(registry: RegistryStor
 # -- aliases ---------------------------------------------------------------------------
 def test_aliases_point_at_one_version_and_move(registry: RegistryStore) -> None:
     _with_versions(registry, count=2)
-    registry.set_alias("pricing", "champion", 1)
+    registry.set_alias("pricing", "prod", 1)
     registry.set_alias("pricing", "challenger", 1)
-    assert registry.get_version_by_alias("pricing", "champion").version == 1
-    assert registry.get_model_version("pricing", 1).aliases == ("challenger", "champion")
-    registry.set_alias("pricing", "champion", 2)
-    assert registry.get_version_by_alias("pricing", "champion").version == 2
+    assert registry.get_version_by_alias("pricing", "prod").version == 1
+    assert registry.get_model_version("pricing", 1).aliases == ("challenger", "prod")
+    registry.set_alias("pricing", "prod", 2)
+    assert registry.get_version_by_alias("pricing", "prod").version == 2
     assert registry.get_model_version("pricing", 1).aliases == ("challenger",)
     assert dict(registry.get_registered_model("pricing").aliases) == {
         "challenger": 1,
-        "champion": 2,
+        "prod": 2,
     }
     registry.delete_alias("pricing", "challenger")
     with pytest.raises(NotFoundError, match="no alias 'challenger'"):
@@ -206,21 +207,21 @@ def test_bad_alias_names_are_refused(registry: RegistryStore, bad: str) -> None:
 def test_alias_needs_an_existing_version(registry: RegistryStore) -> None:
     _with_versions(registry)
     with pytest.raises(NotFoundError, match="no version 5"):
-        registry.set_alias("pricing", "champion", 5)
+        registry.set_alias("pricing", "prod", 5)
 
 
 def test_an_alias_blocks_deleting_its_version_unless_forced(registry: RegistryStore) -> None:
     _with_versions(registry, count=2)
-    registry.set_alias("pricing", "champion", 2)
-    with pytest.raises(InvalidStateError, match="champion"):
+    registry.set_alias("pricing", "prod", 2)
+    with pytest.raises(InvalidStateError, match="prod"):
         registry.delete_model_version("pricing", 2)
-    assert registry.get_version_by_alias("pricing", "champion").version == 2
+    assert registry.get_version_by_alias("pricing", "prod").version == 2
     registry.delete_model_version("pricing", 2, actor="ana", force=True)
     with pytest.raises(NotFoundError):
-        registry.get_version_by_alias("pricing", "champion")
+        registry.get_version_by_alias("pricing", "prod")
     forced = registry.audit_log("pricing")[-1]
     assert (forced.action, forced.actor, forced.version) == ("delete_version", "ana", 2)
-    assert forced.before is not None and forced.before["aliases"] == ["champion"]
+    assert forced.before is not None and forced.before["aliases"] == ["prod"]
     registry.delete_model_version("pricing", 1)
     assert registry.get_registered_model("pricing").latest_version is None
 
@@ -260,9 +261,9 @@ def test_every_change_is_audited_in_order(registry: RegistryStore) -> None:
     registry.set_registered_model_tag("pricing", "team", "ml", actor="ana")
     registry.set_model_version_tag("pricing", 1, "k", "v", actor="ana")
     registry.update_model_version("pricing", 1, "desc", actor="ana")
-    registry.set_alias("pricing", "champion", 1, actor="bo")
+    registry.set_alias("pricing", "prod", 1, actor="bo")
     registry.set_version_status("pricing", 1, VersionStatus.APPROVED, actor="cy", comment="ok")
-    registry.delete_alias("pricing", "champion", actor="bo")
+    registry.delete_alias("pricing", "prod", actor="bo")
     registry.delete_model_version("pricing", 1, actor="bo")
     log = list(registry.audit_log("pricing"))
     assert [(e.action, e.actor, e.version) for e in log] == [
@@ -289,12 +290,12 @@ def test_every_change_is_audited_in_order(registry: RegistryStore) -> None:
 
 def test_moving_an_alias_audits_where_it_was(registry: RegistryStore) -> None:
     _with_versions(registry, count=2)
-    registry.set_alias("pricing", "champion", 1)
-    registry.set_alias("pricing", "champion", 2)
+    registry.set_alias("pricing", "prod", 1)
+    registry.set_alias("pricing", "prod", 2)
     moves = [e for e in registry.audit_log("pricing") if e.action == "set_alias"]
     assert [(e.before, e.after) for e in moves] == [
-        (None, {"alias": "champion", "version": 1}),
-        ({"alias": "champion", "version": 1}, {"alias": "champion", "version": 2}),
+        (None, {"alias": "prod", "version": 1}),
+        ({"alias": "prod", "version": 1}, {"alias": "prod", "version": 2}),
     ]
 
 
@@ -311,12 +312,12 @@ def test_audit_log_pages_and_filters_by_model(registry: RegistryStore) -> None:
 
 def test_a_failed_change_writes_no_audit_entry(registry: RegistryStore) -> None:
     _with_versions(registry)
-    registry.set_alias("pricing", "champion", 1)
+    registry.set_alias("pricing", "prod", 1)
     before = len(registry.audit_log())
     with pytest.raises(InvalidStateError):
         registry.delete_model_version("pricing", 1)
     with pytest.raises(NotFoundError):
-        registry.set_alias("pricing", "champion", 9)
+        registry.set_alias("pricing", "prod", 9)
     with pytest.raises(AlreadyExistsError):
         registry.create_registered_model("pricing")
     with pytest.raises(InvalidStateError):
@@ -324,4 +325,55 @@ def test_a_failed_change_writes_no_audit_entry(registry: RegistryStore) -> None:
     with pytest.raises(InvalidInputError):
         registry.set_model_version_tag("pricing", 1, "bad\x00key", "v")
     assert len(registry.audit_log()) == before
+    assert registry.get_version_by_alias("pricing", "prod").version == 1
+
+
+# -- the champion rule and tag deletion -------------------------------------------------
+def test_champion_only_on_an_approved_version(registry: RegistryStore) -> None:
+    _with_versions(registry, count=2)
+    with pytest.raises(InvalidStateError, match="approve"):
+        registry.set_alias("pricing", "champion", 1)
+    with pytest.raises(NotFoundError):
+        registry.get_version_by_alias("pricing", "champion")
+    registry.set_version_status("pricing", 1, VersionStatus.APPROVED, actor="bo")
+    registry.set_alias("pricing", "champion", 1, actor="bo")
     assert registry.get_version_by_alias("pricing", "champion").version == 1
+    # the champion cannot be rejected or archived while it is the champion
+    with pytest.raises(InvalidStateError, match="champion"):
+        registry.set_version_status("pricing", 1, VersionStatus.REJECTED)
+    assert registry.get_model_version("pricing", 1).status == VersionStatus.APPROVED
+    # moving the alias to an unapproved version is refused too, and leaves it where it was
+    with pytest.raises(InvalidStateError):
+        registry.set_alias("pricing", "champion", 2)
+    assert registry.get_version_by_alias("pricing", "champion").version == 1
+    registry.delete_alias("pricing", "champion")
+    registry.set_version_status("pricing", 1, VersionStatus.ARCHIVED)
+
+
+def test_allow_unapproved_champion(tmp_path: Path) -> None:
+    store = SqlMetadataStore(f"sqlite:///{tmp_path}/a.db", allow_unapproved_champion=True)
+    try:
+        _with_versions(store)
+        store.set_alias("pricing", "champion", 1)
+        assert store.get_version_by_alias("pricing", "champion").version == 1
+    finally:
+        store.close()
+
+
+def test_delete_tags_of_models_and_versions(registry: RegistryStore) -> None:
+    _with_versions(registry)
+    registry.set_registered_model_tag("pricing", "team", "ml")
+    registry.set_model_version_tag("pricing", 1, "data", "rides@3")
+    registry.delete_registered_model_tag("pricing", "team", actor="cy")
+    registry.delete_model_version_tag("pricing", 1, "data", actor="cy")
+    assert dict(registry.get_registered_model("pricing").tags) == {}
+    assert dict(registry.get_model_version("pricing", 1).tags) == {}
+    with pytest.raises(NotFoundError, match="team"):
+        registry.delete_registered_model_tag("pricing", "team")
+    with pytest.raises(NotFoundError):
+        registry.delete_model_version_tag("pricing", 1, "data")
+    deletions = [e for e in registry.audit_log("pricing") if e.action.startswith("delete_")]
+    assert [(e.action, e.actor, e.before) for e in deletions] == [
+        ("delete_model_tag", "cy", {"key": "team", "value": "ml"}),
+        ("delete_version_tag", "cy", {"key": "data", "value": "rides@3"}),
+    ]

@@ -40,10 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
 
-    from loopml.server.routers import health, tracking
+    from loopml.server.routers import health, registry, tracking
 
     app.include_router(health.router)
     app.include_router(tracking.router, prefix="/api/v1")
+    app.include_router(registry.router, prefix="/api/v1")
     from loopml.server import mlflow as mlflow_api
 
     mlflow_api.include(app)

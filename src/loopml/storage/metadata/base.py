@@ -30,6 +30,7 @@ from loopml.entities import (
     RunTag,
     ViewType,
 )
+from loopml.storage.metadata.registry_base import RegistryStore
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MetadataStore"]
 
@@ -39,8 +40,9 @@ SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_LIMIT = 50_000
 
 
-class MetadataStore(ABC):
-    """Stores experiments, runs, params, metrics, tags and run artifact records.
+class MetadataStore(RegistryStore, ABC):
+    """Stores experiments, runs, params, metrics, tags and run artifact records, and the
+    model registry (see :class:`~loopml.storage.metadata.registry_base.RegistryStore`).
 
     Errors: unknown ids raise :class:`~loopml.errors.NotFoundError` subclasses; name clashes
     :class:`~loopml.errors.AlreadyExistsError`; a param re-logged with another value

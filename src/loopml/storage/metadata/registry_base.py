@@ -31,15 +31,19 @@ from loopml.entities._registry import (
 from loopml.errors import InvalidInputError, InvalidNameError, ValueTooLongError
 
 __all__ = [
+    "PROTECTED_ALIASES",
     "REGISTRY_MAX_RESULTS_DEFAULT",
     "RegistryStore",
     "check_alias",
     "check_model_name",
     "check_model_version",
+    "check_status",
     "check_text",
 ]
 
 REGISTRY_MAX_RESULTS_DEFAULT = 100
+# Aliases that may only name an approved version (unless the store allows otherwise).
+PROTECTED_ALIASES = frozenset({"champion"})
 _NAME_RE = re.compile(r"[\w\-.: ]+")
 _ALIAS_RE = re.compile(r"[\w\-.]+")
 
@@ -93,6 +97,19 @@ def check_model_version(version: object) -> int:
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
         raise InvalidInputError(f"a model version is a whole number from 1, got {version!r}")
     return version
+
+
+def check_status(status: object) -> VersionStatus:
+    """Return a review status from a :class:`VersionStatus` or its value.
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    try:
+        return VersionStatus(str(status))
+    except ValueError as exc:
+        choices = ", ".join(s.value for s in VersionStatus)
+        raise InvalidInputError(f"unknown status {status!r}; use one of {choices}") from exc
 
 
 def check_text(kind: str, value: object, limit: int) -> str:
@@ -174,6 +191,14 @@ class RegistryStore(ABC):
     def set_registered_model_tag(self, name: str, key: str, value: str, actor: str = "") -> None:
         """Set (or overwrite) a tag on a model."""
 
+    @abstractmethod
+    def delete_registered_model_tag(self, name: str, key: str, actor: str = "") -> None:
+        """Remove a tag from a model.
+
+        Raises:
+            NotFoundError: no such model, or the model has no such tag.
+        """
+
     # -- versions ----------------------------------------------------------------------
     @abstractmethod
     def create_model_version(
@@ -226,6 +251,14 @@ class RegistryStore(ABC):
         """Set (or overwrite) a tag on a version."""
 
     @abstractmethod
+    def delete_model_version_tag(self, name: str, version: int, key: str, actor: str = "") -> None:
+        """Remove a tag from a version.
+
+        Raises:
+            NotFoundError: no such model, version or tag.
+        """
+
+    @abstractmethod
     def delete_model_version(
         self, name: str, version: int, actor: str = "", force: bool = False
     ) -> None:
@@ -247,9 +280,13 @@ class RegistryStore(ABC):
         validated like keys, may not be only digits (they would read as a version number),
         may not be ``latest``, and may not contain ``/``, ``:`` or spaces.
 
+        A protected alias (``champion``) may only point at an ``approved`` version, unless
+        the store was opened with ``allow_unapproved_champion``.
+
         Raises:
             InvalidNameError: a bad alias.
             NotFoundError: no such model or version.
+            InvalidStateError: a protected alias on a version that is not approved.
         """
 
     @abstractmethod
@@ -280,7 +317,9 @@ class RegistryStore(ABC):
     ) -> ModelVersion:
         """Move a version to another status and return it.
 
-        Moving to ``approved`` or ``rejected`` also records an :class:`Approval`.
+        Moving to ``approved`` or ``rejected`` also records an :class:`Approval`. A version
+        a protected alias (``champion``) points at cannot leave ``approved`` while the alias
+        stays (unless ``allow_unapproved_champion``): move the alias first.
 
         Raises:
             InvalidStateError: the move is not allowed (see :class:`VersionStatus`).

@@ -16,4 +16,8 @@ def open_sql_store(uri: str, settings: Settings) -> SqlMetadataStore:
     """Factory used by :func:`loopml.storage.metadata.open_metadata_store`."""
     if uri.startswith("postgres://"):
         uri = "postgresql://" + uri[len("postgres://") :]
-    return SqlMetadataStore(uri, busy_timeout_ms=settings.sqlite_busy_timeout)
+    return SqlMetadataStore(
+        uri,
+        busy_timeout_ms=settings.sqlite_busy_timeout,
+        allow_unapproved_champion=settings.allow_unapproved_champion,
+    )

@@ -31,14 +31,17 @@ from loopml.errors import (
     InvalidInputError,
     InvalidStateError,
     ModelVersionNotFoundError,
+    NotFoundError,
     RegisteredModelNotFoundError,
 )
 from loopml.storage.metadata.registry_base import (
+    PROTECTED_ALIASES,
     REGISTRY_MAX_RESULTS_DEFAULT,
     RegistryStore,
     check_alias,
     check_model_name,
     check_model_version,
+    check_status,
     check_text,
 )
 from loopml.storage.metadata.search import decode_page_token, encode_page_token
@@ -113,6 +116,7 @@ class SqlRegistryMixin(RegistryStore):
 
     engine: Engine
     _insert: Callable[..., Any]
+    allow_unapproved_champion: bool = False
 
     # -- helpers -----------------------------------------------------------------------
     def _change(self, actor: str) -> AbstractContextManager[Connection]:
@@ -356,6 +360,24 @@ class SqlRegistryMixin(RegistryStore):
             after = {"key": key, "value": value}
             self._audit(conn, actor, "set_model_tag", name, before=before, after=after)
 
+    def _delete_tag(
+        self, conn: Connection, table: Table, owner: dict[str, Any], key: str, what: str
+    ) -> str:
+        where = [table.c[k] == v for k, v in owner.items()]
+        old = conn.execute(select(table.c.value).where(*where, table.c.key == key)).scalar()
+        if old is None:
+            raise NotFoundError(f"{what} has no tag {key!r}")
+        conn.execute(delete(table).where(*where, table.c.key == key))
+        return str(old)
+
+    def delete_registered_model_tag(self, name: str, key: str, actor: str = "") -> None:
+        check_key("tag", key)
+        with self._change(actor) as conn:
+            self._model_row(conn, name)
+            old = self._delete_tag(conn, _MTAGS, {"name": name}, key, f"model {name!r}")
+            before = {"key": key, "value": old}
+            self._audit(conn, actor, "delete_model_tag", name, before=before)
+
     # -- versions ----------------------------------------------------------------------
     def create_model_version(
         self,
@@ -453,6 +475,16 @@ class SqlRegistryMixin(RegistryStore):
             after = {"key": key, "value": value}
             self._audit(conn, actor, "set_version_tag", name, number, before, after)
 
+    def delete_model_version_tag(self, name: str, version: int, key: str, actor: str = "") -> None:
+        check_key("tag", key)
+        with self._change(actor) as conn:
+            number = self._version_row(conn, name, version).version
+            what = f"version {number} of model {name!r}"
+            owner = {"name": name, "version": number}
+            old = self._delete_tag(conn, _VTAGS, owner, key, what)
+            before = {"key": key, "value": old}
+            self._audit(conn, actor, "delete_version_tag", name, number, before=before)
+
     def delete_model_version(
         self, name: str, version: int, actor: str = "", force: bool = False
     ) -> None:
@@ -474,7 +506,18 @@ class SqlRegistryMixin(RegistryStore):
     def set_alias(self, name: str, alias: str, version: int, actor: str = "") -> None:
         check_alias(alias)
         with self._change(actor) as conn:
-            number = self._version_row(conn, name, version).version
+            row = self._version_row(conn, name, version)
+            number = row.version
+            if (
+                alias in PROTECTED_ALIASES
+                and not self.allow_unapproved_champion
+                and row.status != VersionStatus.APPROVED.value
+            ):
+                raise InvalidStateError(
+                    f"version {number} of model {name!r} is {row.status}, and {alias!r} may "
+                    f"only point at an approved version; approve it first (`loopml models "
+                    f"approve {name} {number}`), or set allow_unapproved_champion"
+                )
             old = conn.execute(
                 select(_ALIASES.c.version).where(_ALIASES.c.name == name, _ALIASES.c.alias == alias)
             ).scalar()
@@ -510,16 +553,27 @@ class SqlRegistryMixin(RegistryStore):
         actor: str = "",
         comment: str = "",
     ) -> ModelVersion:
-        try:
-            target = VersionStatus(status)
-        except ValueError as exc:
-            choices = ", ".join(s.value for s in VersionStatus)
-            raise InvalidInputError(f"unknown status {status!r}; use one of {choices}") from exc
+        target = check_status(status)
         check_text("comment", comment, 5000)
         now = _now_ms()
         with self._change(actor) as conn:
             row = self._version_row(conn, name, version)
             current = VersionStatus(row.status)
+            if current is VersionStatus.APPROVED and not self.allow_unapproved_champion:
+                held = sorted(
+                    conn.execute(
+                        select(_ALIASES.c.alias).where(
+                            *_of(_ALIASES, name, row.version),
+                            _ALIASES.c.alias.in_(sorted(PROTECTED_ALIASES)),
+                        )
+                    ).scalars()
+                )
+                if held and target is not VersionStatus.APPROVED:
+                    raise InvalidStateError(
+                        f"version {row.version} of model {name!r} is the {held[0]!r}, which "
+                        f"must be approved; point {held[0]!r} at another approved version (or "
+                        f"delete the alias) before moving it to {target.value}"
+                    )
             if not current.can_move_to(target):
                 allowed = sorted(s.value for s in VersionStatus if current.can_move_to(s))
                 raise InvalidStateError(

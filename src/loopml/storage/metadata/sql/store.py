@@ -147,10 +147,15 @@ class SqlMetadataStore(SqlRegistryMixin, MetadataStore):
     Args:
         url: ``sqlite:///path/metadata.db`` or ``postgresql://user@host/db``.
         busy_timeout_ms: how long SQLite waits for another process's write lock.
+        allow_unapproved_champion: let the alias ``champion`` point at a version that is
+            not approved.
     """
 
-    def __init__(self, url: str, busy_timeout_ms: int = 60_000) -> None:
+    def __init__(
+        self, url: str, busy_timeout_ms: int = 60_000, allow_unapproved_champion: bool = False
+    ) -> None:
         self.url = url
+        self.allow_unapproved_champion = allow_unapproved_champion
         self.engine = make_engine(url, busy_timeout_ms)
         upgrade_schema(self.engine)
         dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
