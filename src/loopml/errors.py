@@ -10,7 +10,9 @@ errors in one place instead of guessing::
      │    ├── ValueTooLongError
      │    ├── InvalidPathError                     '..', absolute paths, URL schemes
      │    ├── SearchSyntaxError                    a malformed filter or order_by
-     │    └── InvalidUriError                      runs:/…, models:/…, tracking URIs
+     │    ├── InvalidUriError                      runs:/…, models:/…, tracking URIs
+     │    ├── SignatureError                       data that does not fit a model's signature
+     │    └── UnsupportedModelError                a model object no flavor can save
      ├── NotFoundError (404, exit 3)
      │    ├── ExperimentNotFoundError
      │    ├── RunNotFoundError
@@ -22,9 +24,11 @@ errors in one place instead of guessing::
      │    ├── ParamConflictError                   a param re-logged with another value
      │    └── InvalidStateError                    e.g. logging to a deleted or finished run
      ├── IntegrityError (500, exit 5)
-     │    └── CorruptBlobError                     a blob whose bytes do not match its digest
+     │    ├── CorruptBlobError                     a blob whose bytes do not match its digest
+     │    └── ModelIntegrityError                  a packaged model file that fails its digest
      ├── StoreError (503, exit 6)                  a store could not be reached or written
      │    └── SchemaVersionError                   the database is newer than this loopml
+     ├── ModelLoadError (400, exit 2)              a model that cannot be loaded here
      └── ConfigurationError (400, exit 2)          a setting that cannot be used
 """
 
@@ -44,6 +48,8 @@ __all__ = [
     "InvalidStateError",
     "InvalidUriError",
     "LoopmlError",
+    "ModelIntegrityError",
+    "ModelLoadError",
     "ModelVersionNotFoundError",
     "NotFoundError",
     "ParamConflictError",
@@ -51,7 +57,9 @@ __all__ = [
     "RunNotFoundError",
     "SchemaVersionError",
     "SearchSyntaxError",
+    "SignatureError",
     "StoreError",
+    "UnsupportedModelError",
     "ValueTooLongError",
 ]
 
@@ -104,6 +112,14 @@ class SearchSyntaxError(InvalidInputError):
 
 class InvalidUriError(InvalidInputError):
     """A URI (runs:/, models:/, a tracking URI, …) cannot be parsed."""
+
+
+class SignatureError(InvalidInputError):
+    """Data does not match a model's signature: a missing, extra or mistyped column."""
+
+
+class UnsupportedModelError(InvalidInputError):
+    """loopml has no flavor for this kind of model object, or the chosen flavor cannot save it."""
 
 
 class NotFoundError(LoopmlError):
@@ -168,6 +184,18 @@ class IntegrityError(LoopmlError):
 
 class CorruptBlobError(IntegrityError):
     """A blob's bytes do not hash to the digest it is stored under."""
+
+
+class ModelIntegrityError(IntegrityError):
+    """A packaged model's file is missing, extra or does not match its recorded digest."""
+
+
+class ModelLoadError(LoopmlError):
+    """A packaged model could not be loaded (a missing library, a broken manifest, ...)."""
+
+    http_status = 400
+    exit_code = 2
+    code = "INVALID_PARAMETER_VALUE"
 
 
 class StoreError(LoopmlError):

@@ -1,4 +1,4 @@
-"""Parsing of loopml URIs: ``runs:/<run_id>/<path>`` (later: models:/, datasets:/, blob:)."""
+"""Parsing of loopml URIs: ``runs:/<run_id>/<path>`` and ``models:/<name>/<version|@alias>``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from loopml.errors import InvalidUriError
 
-__all__ = ["RunArtifactUri", "parse_runs_uri"]
+__all__ = ["ModelUri", "RunArtifactUri", "parse_models_uri", "parse_runs_uri"]
 
 _RUNS_RE = re.compile(r"^runs:/+([0-9a-f]{32})(?:/(.*))?$")
 
@@ -36,3 +36,75 @@ def parse_runs_uri(uri: str) -> RunArtifactUri:
             "32-character run id"
         )
     return RunArtifactUri(match.group(1), (match.group(2) or "").strip("/"))
+
+
+# A model name has no "/" or "@" (see registry_base.check_model_name), so both split cleanly.
+_MODELS_RE = re.compile(r"^models:/+([^/@]+?)(?:/([^/@]+)|@([^/@]+))/*$")
+_SHORT_MODEL_RE = re.compile(r"^([^/@:]+?)(?:/([^/@]+)|@([^/@]+))?$")
+
+
+@dataclass(frozen=True)
+class ModelUri:
+    """A registered model version, named by number, by alias, or ``latest``.
+
+    Exactly one of ``version`` and ``alias`` is set; ``alias == "latest"`` means the
+    highest version number.
+    """
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    @property
+    def is_latest(self) -> bool:
+        """True for ``models:/name/latest`` and ``models:/name@latest``."""
+        return self.alias == "latest"
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"models:/{self.name}/{self.version}"
+        return f"models:/{self.name}@{self.alias}"
+
+
+def _model_uri(uri: str, name: str, version: str | None, alias: str | None) -> ModelUri:
+    name = name.strip()
+    if not name:
+        raise InvalidUriError(f"{uri!r} names no model")
+    if alias is not None:
+        return ModelUri(name, alias=alias.strip())
+    assert version is not None
+    if version.strip().lower() == "latest":
+        return ModelUri(name, alias="latest")
+    if not (version.isascii() and version.isdigit() and int(version) >= 1):
+        raise InvalidUriError(
+            f"{uri!r}: {version!r} is not a version number; use models:/<name>/<number>, "
+            "models:/<name>@<alias> or models:/<name>/latest"
+        )
+    return ModelUri(name, version=int(version))
+
+
+def parse_models_uri(uri: str, *, short: bool = False) -> ModelUri:
+    """Parse ``models:/<name>/<version>``, ``models:/<name>@<alias>`` or ``.../latest``.
+
+    Args:
+        short: also accept the CLI's short forms ``name/3``, ``name@champion`` and a bare
+            ``name`` (meaning its latest version).
+
+    Raises:
+        InvalidUriError: the text is not a model URI.
+    """
+    text = uri.strip() if isinstance(uri, str) else ""
+    match = _MODELS_RE.match(text)
+    if match:
+        return _model_uri(uri, *match.groups())
+    if short and not text.startswith("models:"):
+        match = _SHORT_MODEL_RE.match(text)
+        if match and match.group(1).strip():
+            name, version, alias = match.groups()
+            if version is None and alias is None:
+                return ModelUri(name.strip(), alias="latest")
+            return _model_uri(uri, name, version, alias)
+    forms = "models:/<name>/<version> or models:/<name>@<alias>"
+    if short:
+        forms += " (or name/3, name@alias)"
+    raise InvalidUriError(f"{uri!r} is not a model URI; expected {forms}")
