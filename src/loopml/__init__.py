@@ -18,6 +18,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from loopml import models as models
+    from loopml import registry as registry
     from loopml.config import Settings, load_settings
     from loopml.entities import (
         ArtifactRecord,
@@ -47,12 +49,18 @@ if TYPE_CHECKING:
         InvalidStateError,
         InvalidUriError,
         LoopmlError,
+        ModelIntegrityError,
+        ModelLoadError,
+        ModelVersionNotFoundError,
         NotFoundError,
         ParamConflictError,
+        RegisteredModelNotFoundError,
         RunNotFoundError,
         SchemaVersionError,
         SearchSyntaxError,
+        SignatureError,
         StoreError,
+        UnsupportedModelError,
         ValueTooLongError,
     )
     from loopml.tracking.api import (
@@ -122,6 +130,12 @@ _EXPORTS: dict[str, str] = {
     "InvalidUriError": "loopml.errors",
     "LifecycleStage": "loopml.entities",
     "LoopmlError": "loopml.errors",
+    "ModelVersionNotFoundError": "loopml.errors",
+    "RegisteredModelNotFoundError": "loopml.errors",
+    "UnsupportedModelError": "loopml.errors",
+    "SignatureError": "loopml.errors",
+    "ModelLoadError": "loopml.errors",
+    "ModelIntegrityError": "loopml.errors",
     "Metric": "loopml.entities",
     "NotFoundError": "loopml.errors",
     "PagedList": "loopml.entities",
@@ -179,7 +193,15 @@ _EXPORTS: dict[str, str] = {
 }
 
 
+# Subpackages reached as attributes: lm.models.load(...), lm.registry.register(...).
+_SUBMODULES = frozenset({"models", "registry"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        submodule = importlib.import_module(f"loopml.{name}")
+        globals()[name] = submodule
+        return submodule
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'loopml' has no attribute {name!r}")
@@ -189,7 +211,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | _SUBMODULES)
 
 
 __all__ = [
@@ -211,10 +233,14 @@ __all__ = [
     "LifecycleStage",
     "LoopmlError",
     "Metric",
+    "ModelIntegrityError",
+    "ModelLoadError",
+    "ModelVersionNotFoundError",
     "NotFoundError",
     "PagedList",
     "Param",
     "ParamConflictError",
+    "RegisteredModelNotFoundError",
     "Run",
     "RunData",
     "RunInfo",
@@ -224,8 +250,10 @@ __all__ = [
     "SchemaVersionError",
     "SearchSyntaxError",
     "Settings",
+    "SignatureError",
     "StoreError",
     "TrackingClient",
+    "UnsupportedModelError",
     "ValueTooLongError",
     "ViewType",
     "__version__",

@@ -50,6 +50,8 @@ class Settings:
         s3_endpoint_url: endpoint of an S3-compatible server (empty: AWS's default).
         allow_unapproved_champion: let the registry set the ``champion`` alias on a version
             that is not approved.
+        user: who the model registry's audit log names for changes made from this process
+            (empty: the login name).
     """
 
     tracking_uri: str = DEFAULT_TRACKING_URI
@@ -64,6 +66,7 @@ class Settings:
     http_timeout: float = 30.0
     s3_endpoint_url: str = ""
     allow_unapproved_champion: bool = False
+    user: str = ""
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def replace(self, **changes: Any) -> Settings:

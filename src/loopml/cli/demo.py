@@ -15,7 +15,8 @@ def demo(
     tracking_uri: TrackingUriOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Run the demo: synthetic ride fares, a grid of models, every run tracked, the best picked."""
+    """Run the demo: synthetic ride fares, a grid of models, every run tracked, the best
+    registered, approved and loaded back as the champion."""
     from rich.progress import Progress
 
     import loopml as lm
@@ -38,6 +39,10 @@ def demo(
                 "experiment_id": result.experiment_id,
                 "best_run_id": result.best_run_id,
                 "best_rmse": result.best_rmse,
+                "model": result.model_name,
+                "champion_version": result.champion_version,
+                "challenger_version": result.challenger_version,
+                "champion_rmse": result.champion_rmse,
                 "runs": runs,
             }
         )
@@ -67,5 +72,11 @@ def demo(
         f"with validation RMSE {result.best_rmse:.3f}"
     )
     typer.echo(
-        f"next: loopml runs show {best.info.run_id}   |   loopml runs list {DEMO_EXPERIMENT}"
+        f"registered {result.model_name} version {result.champion_version}, approved, alias "
+        f"champion; loaded back by models:/{result.model_name}@champion, validation RMSE "
+        f"{result.champion_rmse:.3f}"
+    )
+    typer.echo(
+        f"next: loopml runs show {best.info.run_id}   |   loopml models show "
+        f"{result.model_name}   |   loopml models card {result.model_name}@champion"
     )

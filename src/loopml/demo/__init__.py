@@ -1,8 +1,11 @@
 """The demo behind `loopml demo`: the loop, end to end, on a small synthetic dataset.
 
-Today it covers the tracking cycle: make ride-fare data, train gradient-boosted models over
-a small grid, track every run (params, per-iteration validation curve, metrics, a residual
-plot, the feature list, a data sample) and pick the best run by a search.
+Today it covers the tracking and model cycles: make ride-fare data, train gradient-boosted
+models over a small grid, track every run (params, per-iteration validation curve, metrics,
+a residual plot, the feature list, a data sample, the packaged model with its signature),
+pick the best run by a search, register its model, approve it, make it the ``champion``
+(the runner-up becomes the ``challenger``), and load the champion back by its alias to
+predict.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from typing import Any
 
 from loopml.errors import ConfigurationError
 
-__all__ = ["DEMO_EXPERIMENT", "DemoResult", "make_rides", "run_demo"]
+__all__ = ["DEMO_EXPERIMENT", "DEMO_MODEL", "DemoResult", "make_rides", "run_demo"]
 
 DEMO_EXPERIMENT = "loopml-demo"
+DEMO_MODEL = "ride-fares"
 GRID: tuple[dict[str, float | int], ...] = (
     {"learning_rate": 0.3, "max_depth": 2, "n_estimators": 60},
     {"learning_rate": 0.1, "max_depth": 3, "n_estimators": 120},
@@ -33,6 +37,10 @@ class DemoResult:
     run_ids: list[str] = field(default_factory=list)
     best_run_id: str = ""
     best_rmse: float = float("nan")
+    model_name: str = DEMO_MODEL
+    champion_version: int = 0
+    challenger_version: int | None = None
+    champion_rmse: float = float("nan")  # recomputed from the model loaded by its alias
 
 
 def make_rides(n: int = 4000, seed: int = 7) -> Any:
@@ -143,15 +151,52 @@ def run_demo(
             lm.log_table(
                 x_val.assign(fare=y_val, predicted=pred).head(200), "data/validation_sample.parquet"
             )
+            lm.models.log_model(model, "model", input_example=x_train.head(5))
             result.run_ids.append(run.run_id)
     if on_progress:
-        on_progress("done", total, total)
-    best = lm.search_runs(
+        on_progress("registering the best model", total, total + 1)
+    ranked = lm.search_runs(
         DEMO_EXPERIMENT,
         filter=f"attributes.run_id IN ({', '.join(repr(r) for r in result.run_ids)})",
         order_by=["metrics.rmse ASC"],
-        max_results=1,
+        max_results=2,
     )
-    result.best_run_id = best[0].info.run_id
-    result.best_rmse = best[0].data.metrics["rmse"]
+    best = ranked[0]
+    result.best_run_id = best.info.run_id
+    result.best_rmse = best.data.metrics["rmse"]
+    _promote(result, ranked, x_val, y_val)
+    if on_progress:
+        on_progress("done", total + 1, total + 1)
     return result
+
+
+def _promote(result: DemoResult, ranked: Any, x_val: Any, y_val: Any) -> None:
+    """Register the two best models, approve the best as champion, and load it back."""
+    import numpy as np
+
+    import loopml as lm
+
+    best, runner_up = ranked[0], ranked[1] if len(ranked) > 1 else None
+    if runner_up is not None:
+        challenger = lm.registry.register(
+            f"runs:/{runner_up.info.run_id}/model",
+            result.model_name,
+            description="Runner-up of the demo grid.",
+        )
+        lm.registry.set_alias(result.model_name, "challenger", challenger.version)
+        result.challenger_version = challenger.version
+    champion = lm.registry.register(
+        f"runs:/{best.info.run_id}/model",
+        result.model_name,
+        description="Best validation RMSE of the demo grid.",
+    )
+    lm.registry.approve(
+        result.model_name,
+        champion.version,
+        comment=f"lowest validation RMSE in the grid ({result.best_rmse:.3f})",
+    )
+    lm.registry.set_alias(result.model_name, "champion", champion.version)
+    result.champion_version = champion.version
+    loaded = lm.models.load(f"models:/{result.model_name}@champion")
+    pred = np.asarray(loaded.predict(x_val), dtype=float).reshape(-1)
+    result.champion_rmse = float(np.sqrt(np.mean((y_val.to_numpy() - pred) ** 2)))
