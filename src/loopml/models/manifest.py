@@ -7,6 +7,7 @@ folder holds: the BLAKE3 digest and size of every other file, checked on load.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 from collections.abc import Iterable, Mapping
@@ -191,12 +192,18 @@ def verify_files(folder: Path, manifest: Manifest) -> None:
             )
 
 
+@functools.lru_cache(maxsize=1)
+def _module_distributions() -> Mapping[str, list[str]]:
+    # Scanning every installed distribution takes ~0.2 s; do it once per process.
+    try:
+        return importlib.metadata.packages_distributions()
+    except Exception:  # pragma: no cover - broken metadata of an unrelated package
+        return {}
+
+
 def installed_version(module: str) -> tuple[str, str] | None:
     """``(distribution, version)`` that provides an importable top-level module, or None."""
-    try:
-        dists = importlib.metadata.packages_distributions().get(module, [])
-    except Exception:  # pragma: no cover - broken metadata of an unrelated package
-        dists = []
+    dists = _module_distributions().get(module, [])
     for dist in dists:
         try:
             return dist, importlib.metadata.version(dist)
