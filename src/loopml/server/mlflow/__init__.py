@@ -21,7 +21,14 @@ def include(app: FastAPI) -> None:
 
     The ``/ajax-api`` copies are left out of the OpenAPI schema: they are the same routes.
     """
-    from loopml.server.mlflow import artifacts, experiments, logged_models, metrics, runs
+    from loopml.server.mlflow import (
+        artifacts,
+        experiments,
+        logged_models,
+        metrics,
+        registry,
+        runs,
+    )
 
     for prefix in _PREFIXES:
         shown = prefix == _PREFIXES[0]
@@ -31,6 +38,7 @@ def include(app: FastAPI) -> None:
             metrics.router,
             artifacts.tracking_router,
             logged_models.router,
+            registry.router,
         )
         for router in routers:
             app.include_router(router, prefix=f"{prefix}/mlflow", include_in_schema=shown)
