@@ -1,10 +1,12 @@
 """loopml server vs `mlflow server` over HTTP on 127.0.0.1, same SQLite kind of backend.
 
     .venv/bin/python benchmarks/bench_server.py [--repeats 3] [--quick] [--workers default|1]
+                                                [--client own|mlflow]
 
 Each measurement starts a fresh server on a fresh store, waits for it to settle, reads its
 idle memory (RSS of the whole process tree), then runs one workload from a client process
-(each project's own client) and stops the server. Tools alternate.
+(each project's own client, or with --client mlflow the MLflow client for both) and stops
+the server. Tools alternate.
   per_call  log_metric one call per point (loopml buffers and batches; MLflow sends each)
   batched   log_batch of 50,000 points in batches of 1,000
   search    search_runs over 2,000 runs (median of 5)
@@ -132,8 +134,16 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def measure(
-    tool: str, python: Path, workload: str, n: int, workers: str
+    tool: str,
+    python: Path,
+    workload: str,
+    n: int,
+    workers: str,
+    client: tuple[str, Path] | None = None,
 ) -> tuple[dict, float, int]:  # type: ignore[type-arg]
+    """One workload against a fresh ``tool`` server; the client is the server's own
+    project's unless ``client`` = (tool, interpreter) names another."""
+    client_tool, client_python = client or (tool, python)
     with tempfile.TemporaryDirectory(prefix=f"bench-server-{tool}-") as folder:
         proc, url = start_server(tool, python, folder, workers)
         try:
@@ -141,10 +151,10 @@ def measure(
             idle, processes = tree_rss_mb(proc.pid), count_processes(proc.pid)
             out = subprocess.run(
                 [
-                    str(python),
+                    str(client_python),
                     str(HERE / "_tracking_worker.py"),
                     "--tool",
-                    tool,
+                    client_tool,
                     "--workload",
                     workload,
                     "--dir",
@@ -172,6 +182,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workers", default="default", help="'default' or a number for both")
+    parser.add_argument(
+        "--client",
+        choices=("own", "mlflow"),
+        default="own",
+        help="'own': each server gets its own project's client; 'mlflow': the MLflow client "
+        "drives both servers",
+    )
     parser.add_argument("--json")
     args = parser.parse_args()
     mlflow_python = peer_python("mlflow")
@@ -186,7 +203,8 @@ def main() -> None:
             if rep % 2:
                 order.reverse()
             for tool, python in order:
-                result, rss, count = measure(tool, python, workload, n, args.workers)
+                client = ("mlflow", mlflow_python) if args.client == "mlflow" else None
+                result, rss, count = measure(tool, python, workload, n, args.workers, client)
                 idle[tool].append(rss)
                 procs[tool] = count
                 value = (
@@ -200,11 +218,13 @@ def main() -> None:
     meta = {
         "command": command_line(),
         "workers": args.workers,
+        "client": "MLflow's, for both servers" if args.client == "mlflow" else "each its own",
         "server processes": f"loopml {procs['loopml']}, mlflow {procs['mlflow']}",
         "mlflow": peer_version(mlflow_python, "mlflow"),
         **machine(),
     }
-    print_table(f"Tracking server over HTTP (workers: {args.workers})", "MLflow", rows, meta)
+    title = f"Tracking server over HTTP (workers: {args.workers}, client: {args.client})"
+    print_table(title, "MLflow", rows, meta)
     if args.json:
         dump_json(args.json, rows, meta)
 
