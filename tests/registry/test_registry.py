@@ -235,3 +235,41 @@ def test_the_whole_path_through_a_server(tmp_path: Path, monkeypatch) -> None:  
     server_side = lm.TrackingClient(str(tmp_path / "server"))
     assert server_side.stores.metadata.get_version_by_alias("pricing", "champion").run_id == run_id
     server_side.close()
+
+
+def test_cli_review_moves_tags_and_descriptions(logged, capsys) -> None:  # type: ignore[no-untyped-def]
+    uri, *_ = logged
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert cli("models", "register", uri, "pricing", "-t", "team=ml", "-d", "first")[0] == 0
+    code, out, _ = cli("models", "reject", "pricing", "1", "-m", "too slow")
+    assert code == 0 and "rejected" in out
+    code, _, err = cli("models", "approve", "pricing", "1")
+    assert code == 4 and "rejected" in err  # rejected -> approved is not a move
+    assert "pending_review" in cli("models", "review", "pricing", "1")[1]
+    assert "archived" in cli("models", "archive", "pricing", "1")[1]
+    assert cli("models", "tag", "pricing/1", "card.limitations=Not for airports")[0] == 0
+    assert cli("models", "tag", "pricing", "owner=ana", "tier=gold")[0] == 0
+    code, _, err = cli("models", "tag", "pricing", "no-equals-sign")
+    assert code == 2 and "KEY=VALUE" in err
+    assert cli("models", "describe", "pricing", "Fares for rides.")[0] == 0
+    assert cli("models", "describe", "pricing/1", "Ridge, alpha 1.")[0] == 0
+    model = lm.registry.get_model("pricing")
+    assert model.description == "Fares for rides."
+    assert dict(model.tags) == {"owner": "ana", "tier": "gold"}
+    version = lm.registry.get_version("pricing", 1)
+    assert version.description == "Ridge, alpha 1." and version.status.value == "archived"
+    assert dict(version.tags) == {"team": "ml", "card.limitations": "Not for airports"}
+    assert [a.decision.value for a in lm.registry.approvals("pricing", 1)] == ["rejected"]
+
+    assert cli("models", "alias", "pricing", "staging", "1")[0] == 0
+    code, _, err = cli("models", "alias", "pricing", "staging")
+    assert code == 2 and "give the version" in err
+    assert cli("models", "alias", "pricing", "staging", "--delete")[0] == 0
+    assert lm.registry.get_model("pricing").aliases == {}
+    code, _, err = cli("models", "alias", "pricing", "staging", "--delete")
+    assert code == 3
