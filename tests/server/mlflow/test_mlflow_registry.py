@@ -138,6 +138,30 @@ def test_registry_crud_tags_search_and_delete(mlflow_client) -> None:  # type: i
         ),
         (
             "POST",
+            "model-versions/create",
+            {"name": "nope", "source": "file:///etc/passwd"},
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "POST",
+            "model-versions/create",
+            {"name": "nope", "source": "/etc/passwd"},
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "POST",
+            "model-versions/create",
+            {"name": "nope", "source": "mlflow-artifacts:/1/" + "a" * 32 + "/artifacts/../../x"},
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "POST",
+            "model-versions/create",
+            {"name": "nope", "source": "runs:/" + "a" * 32 + "/../../etc"},
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "POST",
             "registered-models/alias",
             {"name": "nope", "alias": "x", "version": "1"},
             "RESOURCE_DOES_NOT_EXIST",

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from loopml.entities import RunTag
 from loopml.entities._registry import ModelVersion, RegisteredModel
+from loopml.entities.validation import check_run_id, normalize_relative_path
 from loopml.errors import InvalidInputError, RunNotFoundError
 from loopml.server.deps import get_stores
 from loopml.server.mlflow.convert import artifact_uri
@@ -306,20 +307,33 @@ def _logged_model_id(source: str) -> str:
 
 
 def _concrete_source(store: MetadataStore, body: CreateVersionBody) -> tuple[str, str | None]:
-    """The runs:/ URI where the version's files are, and its run id."""
+    """The runs:/ URI where the version's files are, and its run id.
+
+    Only sources inside the server's stores are accepted: a logged model (``models:/m-…``),
+    a run path (``runs:/…``) or the artifact proxy (``mlflow-artifacts:/…``). A ``file://``
+    URL, a bare path or any other scheme is refused, so a version never points at files
+    outside the stores.
+    """
     source = body.source.strip()
     model_id = body.model_id or _logged_model_id(source)
     if model_id:
         return logged_model_source(store, model_id)
     if source.startswith("runs:"):
         ref = parse_runs_uri(source)
-        return str(ref), ref.run_id
+        normalize_relative_path(ref.path, allow_empty=True)
+        return str(ref).rstrip("/"), ref.run_id
     if source.startswith("mlflow-artifacts:/"):
-        parts = source[len("mlflow-artifacts:/") :].strip("/").split("/", 3)
-        if len(parts) >= 3 and parts[2] == "artifacts":
-            rel = parts[3] if len(parts) == 4 else ""
-            return f"runs:/{parts[1]}/{rel}".rstrip("/"), parts[1]
-    return source, body.run_id or None
+        rel = normalize_relative_path(source[len("mlflow-artifacts:/") :].strip("/"))
+        parts = rel.split("/", 3)
+        if len(parts) >= 3 and parts[2] == "artifacts" and parts[0].isdigit():
+            check_run_id(parts[1])
+            path = parts[3] if len(parts) == 4 else ""
+            return f"runs:/{parts[1]}/{path}".rstrip("/"), parts[1]
+    raise InvalidInputError(
+        f"model version source {source!r} is not inside this server's stores; use a logged "
+        "model (models:/m-…), runs:/<run_id>/<path> or mlflow-artifacts:/<experiment_id>/"
+        "<run_id>/artifacts/<path>"
+    )
 
 
 @router.post("/model-versions/create")
