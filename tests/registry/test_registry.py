@@ -152,7 +152,8 @@ def test_card_gathers_what_the_store_knows(logged) -> None:  # type: ignore[no-u
         "approved",
         "champion",
         "sklearn",
-        "distance",  # the signature's columns
+        "| input | distance | float64 |  | no |",  # the signature, one row per column
+        "| output | (array) | float64 | [-1] |",
         "alpha",  # a training param
         "rmse",  # a training metric
         run_id,

@@ -286,25 +286,20 @@ def _manifest_dict(manifest: Any) -> dict[str, Any]:
 def _signature_section(card: ModelCard, signature: Mapping[str, Any]) -> None:
     rows: list[list[str]] = []
     for direction in ("inputs", "outputs"):
-        specs = signature.get(direction) or []
-        if isinstance(specs, Mapping):
-            specs = [
-                {"name": k, **v} if isinstance(v, Mapping) else {"name": k, "type": v}
-                for k, v in specs.items()
-            ]
-        for spec in specs if isinstance(specs, Sequence) else []:
-            if not isinstance(spec, Mapping):
-                continue
-            shape = spec.get("shape")
-            rows.append(
-                [
-                    direction[:-1],
-                    str(spec.get("name") or ""),
-                    str(spec.get("type") or spec.get("dtype") or ""),
-                    "" if shape is None else str(list(shape)),
-                    "yes" if spec.get("nullable", spec.get("optional", False)) else "no",
-                ]
-            )
+        schema = signature.get(direction)
+        if not isinstance(schema, Mapping):
+            continue
+        label = direction[:-1]
+        if schema.get("kind") == "tensor":
+            shape = [int(d) for d in schema.get("shape") or []]
+            rows.append([label, "(array)", str(schema.get("dtype", "")), str(shape), ""])
+            continue
+        for column in schema.get("columns") or []:
+            if isinstance(column, Mapping):
+                nullable = "yes" if column.get("nullable") else "no"
+                rows.append(
+                    [label, str(column.get("name", "")), str(column.get("type", "")), "", nullable]
+                )
     heading = "Signature"
     card.sections.append((heading, []))
     card.tables[heading] = (["", "name", "type", "shape", "nullable"], rows)
