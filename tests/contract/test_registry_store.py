@@ -377,3 +377,16 @@ def test_delete_tags_of_models_and_versions(registry: RegistryStore) -> None:
         ("delete_model_tag", "cy", {"key": "team", "value": "ml"}),
         ("delete_version_tag", "cy", {"key": "data", "value": "rides@3"}),
     ]
+
+
+def test_get_version_by_uri(registry: RegistryStore) -> None:
+    from loopml.uris import parse_models_uri
+
+    _with_versions(registry, count=2)
+    registry.set_alias("pricing", "staging", 1)
+    assert registry.get_version_by_uri(parse_models_uri("models:/pricing/1")).version == 1
+    assert registry.get_version_by_uri(parse_models_uri("models:/pricing@staging")).version == 1
+    assert registry.get_version_by_uri(parse_models_uri("models:/pricing/latest")).version == 2
+    registry.create_registered_model("empty")
+    with pytest.raises(NotFoundError, match="no versions yet"):
+        registry.get_version_by_uri(parse_models_uri("models:/empty@latest"))

@@ -40,13 +40,6 @@ def _registry(tracking_uri: str | None, actor: str | None = None) -> RegistryCli
     return RegistryClient(client_for(tracking_uri), actor=actor)
 
 
-def _is_model_only(ref: str) -> bool:
-    text = ref.strip()
-    if text.startswith("models:"):
-        return False
-    return "/" not in text and "@" not in text
-
-
 def _version_rows(versions: list[ModelVersion]) -> list[list[Any]]:
     return [
         [
@@ -98,8 +91,9 @@ def list_models(
 def show(ref: RefArg, json_out: JsonOption = False, tracking_uri: TrackingUriOption = None) -> None:
     """Show a model and its versions, or one version with its approvals."""
     reg = _registry(tracking_uri)
-    if _is_model_only(ref):
-        model = reg.get_model(ref.strip())
+    name, version = reg.target(ref)
+    if version is None:
+        model = reg.get_model(name)
         versions = reg.list_versions(model.name)
         if json_out:
             print_json({"model": model, "versions": versions})
@@ -119,7 +113,6 @@ def show(ref: RefArg, json_out: JsonOption = False, tracking_uri: TrackingUriOpt
         )
         print_table(_VERSION_COLUMNS, _version_rows(versions), title="Versions")
         return
-    version = reg.resolve(ref)
     approvals = reg.approvals(version.name, version.version)
     if json_out:
         print_json({"version": version, "approvals": approvals})
@@ -221,60 +214,31 @@ def alias(
     typer.echo(f"{name}@{alias_name} → version {version}{moved}")
 
 
-def _review(
-    action: str, name: str, version: int, comment: str, actor: str | None, uri: str | None
-) -> None:
-    reg = _registry(uri, actor)
-    result = getattr(reg, action)(name, version, comment)
-    typer.echo(f"{name} version {version} is now {result.status.value}")
+def _review_command(action: str, summary: str) -> Any:
+    """A command that moves a version's review status with the RegistryClient method
+    ``action``; the four review commands differ only in that."""
+
+    def command(
+        name: NameArg,
+        version: VersionArg,
+        comment: CommentOption = "",
+        actor: ActorOption = None,
+        tracking_uri: TrackingUriOption = None,
+    ) -> None:
+        result = getattr(_registry(tracking_uri, actor), action)(name, version, comment)
+        typer.echo(f"{name} version {version} is now {result.status.value}")
+
+    command.__doc__ = summary
+    return command
 
 
-@app.command("approve")
-def approve(
-    name: NameArg,
-    version: VersionArg,
-    comment: CommentOption = "",
-    actor: ActorOption = None,
-    tracking_uri: TrackingUriOption = None,
-) -> None:
-    """Approve a version (records who, when and why)."""
-    _review("approve", name, version, comment, actor, tracking_uri)
-
-
-@app.command("reject")
-def reject(
-    name: NameArg,
-    version: VersionArg,
-    comment: CommentOption = "",
-    actor: ActorOption = None,
-    tracking_uri: TrackingUriOption = None,
-) -> None:
-    """Reject a version (records who, when and why)."""
-    _review("reject", name, version, comment, actor, tracking_uri)
-
-
-@app.command("archive")
-def archive(
-    name: NameArg,
-    version: VersionArg,
-    comment: CommentOption = "",
-    actor: ActorOption = None,
-    tracking_uri: TrackingUriOption = None,
-) -> None:
-    """Archive a version."""
-    _review("archive", name, version, comment, actor, tracking_uri)
-
-
-@app.command("review")
-def review(
-    name: NameArg,
-    version: VersionArg,
-    comment: CommentOption = "",
-    actor: ActorOption = None,
-    tracking_uri: TrackingUriOption = None,
-) -> None:
-    """Send a rejected or archived version back to pending review."""
-    _review("request_review", name, version, comment, actor, tracking_uri)
+for _name, _action, _summary in (
+    ("approve", "approve", "Approve a version (records who, when and why)."),
+    ("reject", "reject", "Reject a version (records who, when and why)."),
+    ("archive", "archive", "Archive a version."),
+    ("review", "request_review", "Send a rejected or archived version back to pending review."),
+):
+    app.command(_name)(_review_command(_action, _summary))
 
 
 def _change(entry: AuditEntry) -> str:
@@ -361,13 +325,9 @@ def tag(
     card.intended_use, card.limitations, …"""
     reg = _registry(tracking_uri, actor)
     tags = _parse_tags(items)
-    if _is_model_only(ref):
-        for key, value in tags.items():
-            reg.set_tag(ref.strip(), key, value)
-    else:
-        version = reg.resolve(ref)
-        for key, value in tags.items():
-            reg.set_tag(version.name, key, value, version.version)
+    name, version = reg.target(ref)
+    for key, value in tags.items():
+        reg.set_tag(name, key, value, version.version if version else None)
     typer.echo(f"set {len(tags)} tag(s) on {ref}")
 
 
@@ -380,11 +340,8 @@ def describe(
 ) -> None:
     """Replace the description of a model (pricing) or a version (pricing/3)."""
     reg = _registry(tracking_uri, actor)
-    if _is_model_only(ref):
-        reg.set_description(ref.strip(), text)
-    else:
-        version = reg.resolve(ref)
-        reg.set_description(version.name, text, version.version)
+    name, version = reg.target(ref)
+    reg.set_description(name, text, version.version if version else None)
     typer.echo(f"updated the description of {ref}")
 
 
@@ -402,10 +359,10 @@ def delete(
 ) -> None:
     """Delete a version (pricing/3) or a whole model (pricing). The audit log is kept."""
     reg = _registry(tracking_uri, actor)
-    if _is_model_only(ref):
-        reg.delete_model(ref.strip(), force=force)
-        typer.echo(f"deleted model {ref.strip()}")
+    name, version = reg.target(ref)
+    if version is None:
+        reg.delete_model(name, force=force)
+        typer.echo(f"deleted model {name}")
         return
-    version = reg.resolve(ref)
-    reg.delete_version(version.name, version.version, force=force)
+    reg.delete_version(name, version.version, force=force)
     typer.echo(f"deleted {version.name} version {version.version}")

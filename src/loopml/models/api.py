@@ -21,24 +21,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml.entities.tags import json_list_tag
 from loopml.errors import (
     ArtifactNotFoundError,
     InvalidInputError,
     InvalidUriError,
     ModelLoadError,
-    ModelVersionNotFoundError,
 )
 from loopml.models.flavors import Flavor, detect_flavor, get_flavor
 from loopml.models.manifest import (
     MANIFEST_FILE,
     Manifest,
     installed_version,
-    library_versions,
     scan_files,
     verify_files,
 )
-from loopml.models.signature import ExtraColumns, Signature, enforce, infer_schema
-from loopml.uris import ModelUri, parse_models_uri, parse_runs_uri
+from loopml.models.signature import ExtraColumns, Signature, as_frame, enforce, infer_schema
+from loopml.uris import parse_models_uri, parse_runs_uri
 
 if TYPE_CHECKING:
     from loopml.tracking.client import TrackingClient
@@ -88,9 +87,7 @@ def _client(client: TrackingClient | None) -> TrackingClient:
 def _example_to_json(example: Any) -> dict[str, Any]:
     import numpy as np
 
-    from loopml.models.signature import _as_frame
-
-    frame = _as_frame(example)
+    frame = as_frame(example)
     if frame is not None:
         data = json.loads(frame.head(100).to_json(orient="split", date_format="iso"))
         return {"type": "dataframe", "columns": data["columns"], "data": data["data"]}
@@ -179,8 +176,7 @@ def save_model(
         for module in modules:
             found = installed_version(module)
             if found:
-                module_dists[module] = found[0]
-                pinned.update(library_versions([module]))
+                module_dists[module], pinned[found[0]] = found[0], found[1]
         manifest = Manifest(
             flavor=chosen.name,
             loader={"options": options, "modules": module_dists},
@@ -277,21 +273,16 @@ def log_model(
             _run=(run_id, path),
         )
         tracking.log_artifacts(run_id, folder, path)
-    logged = _logged_models(run.data.tags.get(MODELS_TAG))
-    logged = [m for m in logged if m.get("artifact_path") != path]
+    logged = [
+        m
+        for m in json_list_tag(run.data.tags, MODELS_TAG)
+        if isinstance(m, dict) and m.get("artifact_path") != path
+    ]
     logged.append({"artifact_path": path, "flavor": manifest.flavor})
     tracking.set_tag(run_id, MODELS_TAG, json.dumps(logged))
     return ModelInfo(
         f"runs:/{run_id}/{path}", run_id, path, manifest.flavor, manifest.signature, manifest
     )
-
-
-def _logged_models(raw: str | None) -> list[dict[str, Any]]:
-    try:
-        value = json.loads(raw) if raw else []
-    except ValueError:
-        return []
-    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
 
 
 # -- resolving and loading ------------------------------------------------------------
@@ -306,21 +297,8 @@ def resolve_model_uri(uri: str, client: TrackingClient | None = None) -> str:
     for _ in range(_MAX_RESOLVE_DEPTH):
         if not text.startswith("models:"):
             return text
-        text = _registered_source(parse_models_uri(text), _client(client))
+        text = _client(client).stores.metadata.get_version_by_uri(parse_models_uri(text)).source
     raise InvalidUriError(f"{uri!r} resolves through more than {_MAX_RESOLVE_DEPTH} model URIs")
-
-
-def _registered_source(ref: ModelUri, client: TrackingClient) -> str:
-    store = client.stores.metadata
-    if ref.version is not None:
-        return store.get_model_version(ref.name, ref.version).source
-    if ref.is_latest:
-        latest = store.get_registered_model(ref.name).latest_version
-        if latest is None:
-            raise ModelVersionNotFoundError(f"registered model {ref.name!r} has no versions yet")
-        return store.get_model_version(ref.name, latest).source
-    assert ref.alias is not None
-    return store.get_version_by_alias(ref.name, ref.alias).source
 
 
 def read_manifest(uri: str | os.PathLike[str], client: TrackingClient | None = None) -> Manifest:
@@ -342,12 +320,21 @@ def read_manifest(uri: str | os.PathLike[str], client: TrackingClient | None = N
                 "loopml.models.log_model"
             ) from exc
         return Manifest.from_yaml(data, text)
-    if "://" in text or text.startswith(("models:", "datasets:")):
+    return Manifest.read(_local_folder(text))
+
+
+def _local_folder(location: str) -> Path:
+    """A source that is neither runs:/ nor models:/ must be a local folder.
+
+    Raises:
+        InvalidUriError: it is a URL or another kind of URI.
+    """
+    if "://" in location or location.startswith(("models:", "datasets:")):
         raise InvalidUriError(
-            f"{text!r} is not a model location; use runs:/<run_id>/<path>, models:/<name>/<n>, "
-            "models:/<name>@<alias> or a local folder"
+            f"{location!r} is not a model location; use runs:/<run_id>/<path>, "
+            "models:/<name>/<n>, models:/<name>@<alias> or a local folder"
         )
-    return Manifest.read(text)
+    return Path(location)
 
 
 @dataclass
@@ -457,13 +444,8 @@ def load(
         folder = _client(client).download_artifacts(ref.run_id, ref.path, base)
         if not ref.path:
             folder = base
-    elif "://" in source or source.startswith("models:"):
-        raise InvalidUriError(
-            f"{source!r} is not a model location; use runs:/<run_id>/<path>, models:/<name>/<n>, "
-            "models:/<name>@<alias> or a local folder"
-        )
     else:
-        folder = Path(source)
+        folder = _local_folder(source)
         if not folder.is_dir():
             raise ModelLoadError(f"no model folder at {folder}; check the path or URI")
     manifest = Manifest.read(folder)

@@ -24,7 +24,6 @@ __all__ = [
     "Manifest",
     "digest_file",
     "installed_version",
-    "library_versions",
     "scan_files",
     "verify_files",
 ]
@@ -210,13 +209,3 @@ def installed_version(module: str) -> tuple[str, str] | None:
         except importlib.metadata.PackageNotFoundError:
             continue
     return None
-
-
-def library_versions(modules: Iterable[str]) -> dict[str, str]:
-    """Pinned versions of the distributions providing these modules (missing ones skipped)."""
-    pinned: dict[str, str] = {}
-    for module in modules:
-        found = installed_version(module)
-        if found:
-            pinned[found[0]] = found[1]
-    return pinned

@@ -30,6 +30,7 @@ __all__ = [
     "ExtraColumns",
     "Signature",
     "TensorSpec",
+    "as_frame",
     "enforce",
     "infer_schema",
     "infer_signature",
@@ -181,7 +182,7 @@ def _is_object(dtype: Any) -> bool:
     return getattr(dtype, "kind", None) == "O"
 
 
-def _as_frame(data: Any) -> Any:
+def as_frame(data: Any) -> Any:
     """A pandas DataFrame from a DataFrame, dict of columns, or list of dicts (else None)."""
     import pandas as pd
 
@@ -207,7 +208,7 @@ def infer_schema(data: Any) -> Schema:
     """The schema of an example: columns for tables, a tensor spec for arrays."""
     import numpy as np
 
-    frame = _as_frame(data)
+    frame = as_frame(data)
     if frame is not None:
         columns = []
         for name in frame.columns:
@@ -261,7 +262,7 @@ def _enforce_columns(schema: ColumnsSpec, data: Any, extra_columns: ExtraColumns
     import numpy as np
     import pandas as pd
 
-    frame = _as_frame(data)
+    frame = as_frame(data)
     if frame is None:
         array = np.asarray(data) if not isinstance(data, (str, bytes)) else None
         if array is not None and array.ndim == 2 and array.shape[1] == len(schema.columns):
@@ -345,7 +346,7 @@ def _cast_column(spec: ColumnSpec, col: Any) -> Any:
 def _enforce_tensor(schema: TensorSpec, data: Any) -> Any:
     import numpy as np
 
-    frame = _as_frame(data)
+    frame = as_frame(data)
     if frame is not None:
         data = frame.to_numpy()
     if hasattr(data, "detach") and hasattr(data, "numpy"):

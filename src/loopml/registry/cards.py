@@ -12,13 +12,14 @@ on the version or, failing that, on the registered model::
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from loopml.entities.tags import DATASET_INPUTS_TAG, json_list_tag
 from loopml.errors import LoopmlError
+from loopml.models import Manifest, TensorSpec, read_manifest
 
 if TYPE_CHECKING:
     from loopml.entities import Run
@@ -37,7 +38,6 @@ OWNER_SECTIONS: dict[str, str] = {
 }
 _CARD_PREFIX = "card."
 _COMMIT_TAG = "loopml.source.git.commit"
-_INPUT_TAGS = ("loopml.inputs", "loopml.mlflow.inputs")
 
 
 @dataclass
@@ -226,10 +226,8 @@ def _run(registry: RegistryClient, version: ModelVersion) -> Run | None:
         return None  # the run was purged; the card says so
 
 
-def _manifest(registry: RegistryClient, version: ModelVersion) -> Any:
+def _manifest(registry: RegistryClient, version: ModelVersion) -> Manifest | LoopmlError:
     try:
-        from loopml.models import read_manifest
-
         return read_manifest(version.source, client=registry.client)
     except LoopmlError as exc:
         return exc
@@ -250,59 +248,34 @@ def _owner_sections(card: ModelCard, version: ModelVersion, model: RegisteredMod
         card.sections.append((key.replace("_", " ").capitalize(), [("", text)]))
 
 
-def _model_section(card: ModelCard, manifest: Any) -> None:
+def _model_section(card: ModelCard, manifest: Manifest | LoopmlError) -> None:
     if isinstance(manifest, LoopmlError):
         card.sections.append(("Packaged model", [("", f"Not readable: {manifest.message}")]))
         return
-    data = _manifest_dict(manifest)
     rows = [
-        ("Flavor", str(data.get("flavor", ""))),
-        ("Python", str(data.get("python_version", ""))),
-        ("Created", str(data.get("created", data.get("created_at", "")))),
+        ("Flavor", manifest.flavor),
+        ("Python", manifest.python_version),
+        ("Created", manifest.created),
+        *[(f"library {k}", v) for k, v in sorted(manifest.libraries.items())],
+        ("Files (digest-verified)", str(len(manifest.files))),
     ]
-    libraries = data.get("libraries") or data.get("requirements") or {}
-    if isinstance(libraries, Mapping):
-        rows += [(f"library {k}", str(v)) for k, v in sorted(libraries.items())]
-    elif isinstance(libraries, Sequence) and not isinstance(libraries, str):
-        rows += [("library", str(v)) for v in libraries]
-    files = data.get("files")
-    if isinstance(files, Mapping):
-        rows.append(("Files (digest-verified)", str(len(files))))
     card.sections.append(("Packaged model", [r for r in rows if r[1]]))
-    signature = data.get("signature")
-    if isinstance(signature, Mapping):
-        _signature_section(card, signature)
-    else:
+    if manifest.signature is None:
         card.sections.append(("Signature", [("", "No signature recorded.")]))
-
-
-def _manifest_dict(manifest: Any) -> dict[str, Any]:
-    if hasattr(manifest, "to_dict"):
-        data = manifest.to_dict()
-        return dict(data) if isinstance(data, Mapping) else {}
-    return dict(manifest) if isinstance(manifest, Mapping) else {}
-
-
-def _signature_section(card: ModelCard, signature: Mapping[str, Any]) -> None:
-    rows: list[list[str]] = []
-    for direction in ("inputs", "outputs"):
-        schema = signature.get(direction)
-        if not isinstance(schema, Mapping):
-            continue
-        label = direction[:-1]
-        if schema.get("kind") == "tensor":
-            shape = [int(d) for d in schema.get("shape") or []]
-            rows.append([label, "(array)", str(schema.get("dtype", "")), str(shape), ""])
-            continue
-        for column in schema.get("columns") or []:
-            if isinstance(column, Mapping):
-                nullable = "yes" if column.get("nullable") else "no"
-                rows.append(
-                    [label, str(column.get("name", "")), str(column.get("type", "")), "", nullable]
-                )
-    heading = "Signature"
-    card.sections.append((heading, []))
-    card.tables[heading] = (["", "name", "type", "shape", "nullable"], rows)
+        return
+    table: list[list[str]] = []
+    for label, schema in (
+        ("input", manifest.signature.inputs),
+        ("output", manifest.signature.outputs),
+    ):
+        if isinstance(schema, TensorSpec):
+            table.append([label, "(array)", schema.dtype, str(list(schema.shape)), ""])
+        elif schema is not None:
+            table += [
+                [label, c.name, c.type, "", "yes" if c.nullable else "no"] for c in schema.columns
+            ]
+    card.sections.append(("Signature", []))
+    card.tables["Signature"] = (["", "name", "type", "shape", "nullable"], table)
 
 
 def _run_sections(card: ModelCard, run: Run | None) -> None:
@@ -346,21 +319,13 @@ def _run_sections(card: ModelCard, run: Run | None) -> None:
 
 def _data_inputs(tags: Mapping[str, str]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    for key in _INPUT_TAGS:
-        raw = tags.get(key)
-        if not raw:
-            continue
-        try:
-            items = json.loads(raw)
-        except ValueError:
-            continue
-        for item in items if isinstance(items, list) else []:
-            dataset = item.get("dataset", item) if isinstance(item, Mapping) else None
-            if isinstance(dataset, Mapping) and dataset.get("name"):
-                detail = ", ".join(
-                    f"{k} {dataset[k]}" for k in ("version", "digest", "source") if dataset.get(k)
-                )
-                found.append((str(dataset["name"]), detail or "recorded"))
+    for item in json_list_tag(tags, DATASET_INPUTS_TAG):
+        dataset = item.get("dataset", item) if isinstance(item, Mapping) else None
+        if isinstance(dataset, Mapping) and dataset.get("name"):
+            detail = ", ".join(
+                f"{k} {dataset[k]}" for k in ("version", "digest", "source") if dataset.get(k)
+            )
+            found.append((str(dataset["name"]), detail or "recorded"))
     return found
 
 

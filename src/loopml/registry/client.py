@@ -13,7 +13,6 @@ that made it (and, through the run, to its params, metrics, data and code commit
 from __future__ import annotations
 
 import contextlib
-import getpass
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +28,10 @@ from loopml.errors import (
     AlreadyExistsError,
     InvalidInputError,
     InvalidUriError,
-    ModelVersionNotFoundError,
     RegisteredModelNotFoundError,
 )
+from loopml.models import read_manifest
+from loopml.tracking.context import current_user
 from loopml.uris import ModelUri, parse_models_uri, parse_runs_uri
 
 if TYPE_CHECKING:
@@ -46,12 +46,7 @@ _PAGE = 1000
 def default_actor(user: str = "") -> str:
     """Who is acting: ``user`` (the ``user`` setting, ``LOOPML_USER``) when set, else the
     login name ("" when unknown)."""
-    if user.strip():
-        return user.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError, ImportError):
-        return ""
+    return user.strip() or current_user()
 
 
 def _status(value: VersionStatus | str) -> VersionStatus:
@@ -109,33 +104,32 @@ class RegistryClient:
 
     def get_version(self, name: str, version: int | str) -> ModelVersion:
         """One version, by number (``3``), alias (``"champion"``) or ``"latest"``."""
-        if isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
+        if isinstance(version, bool) or not isinstance(version, (int, str)):
+            raise InvalidInputError(f"a version is a number, an alias or 'latest', got {version!r}")
+        if isinstance(version, int) or version.isdigit():
             return self.store.get_model_version(name, int(version))
-        if isinstance(version, str) and version.lower() == "latest":
-            return self.latest_version(name)
-        if isinstance(version, str):
-            return self.store.get_version_by_alias(name, version)
-        raise InvalidInputError(f"a version is a number, an alias or 'latest', got {version!r}")
+        alias = "latest" if version.lower() == "latest" else version
+        return self.store.get_version_by_uri(ModelUri(name, alias=alias))
 
     def latest_version(self, name: str) -> ModelVersion:
         """The highest-numbered version of a model."""
-        model = self.store.get_registered_model(name)
-        if model.latest_version is None:
-            raise ModelVersionNotFoundError(
-                f"registered model {name!r} has no versions yet; register one with "
-                f"`loopml models register runs:/<run_id>/model {name}`"
-            )
-        return self.store.get_model_version(name, model.latest_version)
+        return self.store.get_version_by_uri(ModelUri(name, alias="latest"))
 
     def resolve(self, uri: str | ModelUri) -> ModelVersion:
         """The version a model URI names: ``models:/pricing/3``, ``models:/pricing@champion``,
         ``models:/pricing/latest``, or the short forms ``pricing/3``, ``pricing@champion``,
         ``pricing`` (its latest version)."""
         parsed = uri if isinstance(uri, ModelUri) else parse_models_uri(uri, short=True)
-        if parsed.version is not None:
-            return self.store.get_model_version(parsed.name, parsed.version)
-        assert parsed.alias is not None
-        return self.get_version(parsed.name, parsed.alias)
+        return self.store.get_version_by_uri(parsed)
+
+    def target(self, ref: str) -> tuple[str, ModelVersion | None]:
+        """What a reference names: a bare ``pricing`` is the model itself (``(name,
+        None)``); ``pricing/3``, ``pricing@champion`` and ``models:/…`` a version."""
+        text = ref.strip() if isinstance(ref, str) else ""
+        if text and not text.startswith("models:") and "/" not in text and "@" not in text:
+            return text, None
+        version = self.resolve(text)
+        return version.name, version
 
     def approvals(self, name: str, version: int) -> list[Approval]:
         """Every review decision on a version, oldest first."""
@@ -184,8 +178,6 @@ class RegistryClient:
         """
         source, run_id = self._source(model_uri)
         if check_model:
-            from loopml.models import read_manifest
-
             read_manifest(source, client=self.client)
         try:
             self.store.get_registered_model(name)

@@ -33,7 +33,14 @@ from loopml.entities.validation import MAX_TAG_VALUE_LENGTH
 if TYPE_CHECKING:
     import importlib.metadata
 
-__all__ = ["GitInfo", "RunContext", "capture_run_context", "git_info", "installed_packages"]
+__all__ = [
+    "GitInfo",
+    "RunContext",
+    "capture_run_context",
+    "current_user",
+    "git_info",
+    "installed_packages",
+]
 
 _GIT_TIMEOUT = 5.0
 # `git diff` of a large binary change can take longer than the metadata queries.
@@ -156,7 +163,7 @@ def capture_run_context(*, packages: bool = True) -> RunContext:
     tags["loopml.python.version"] = platform.python_version()
     tags["loopml.platform"] = platform.platform()
     tags["loopml.host"] = platform.node()
-    tags["loopml.user"] = _user()
+    tags["loopml.user"] = current_user()
     environment: dict[str, object] | None = None
     if packages:
         environment = {
@@ -260,7 +267,8 @@ def _argv_json(args: list[str]) -> str:
     return json.dumps(kept)
 
 
-def _user() -> str:
+def current_user() -> str:
+    """The login name of the user running this process ("" when there is none)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError, ImportError):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import getpass
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from loopml.entities import Experiment, Metric, PagedList, Run, RunStatus, ViewT
 from loopml.errors import InvalidInputError, InvalidStateError, LoopmlError
 from loopml.storage.metadata import DEFAULT_EXPERIMENT_ID
 from loopml.tracking.client import TrackingClient, now_ms
+from loopml.tracking.context import current_user
 
 __all__ = [
     "ActiveRun",
@@ -211,7 +211,7 @@ def start_run(
             run_name=run_name,
             tags=tag_map,
             parent_run_id=stack[-1] if stack else None,
-            user_id=_user(),
+            user_id=current_user(),
         )
         if environment is not None:
             client.log_dict(run.info.run_id, environment, "_loopml/environment.json")
@@ -225,13 +225,6 @@ def start_run(
 def _default_experiment(client: TrackingClient) -> str:
     name = client.settings.experiment_name
     return set_experiment(name).experiment_id if name else DEFAULT_EXPERIMENT_ID
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
 
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED, *, _run_id: str | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,8 @@ class PythonModelContext:
     artifacts: dict[str, str] = field(default_factory=dict)
 
 
-class PythonModel:
-    """Base class of a model written in plain Python.
+class PythonModel(ABC):
+    """Base class of a model written in plain Python (``predict`` must be overridden).
 
     Override :meth:`predict` (and :meth:`load_context` to read artifacts once)::
 
@@ -41,12 +42,12 @@ class PythonModel:
         lm.models.log_model(Fares(), "model", artifacts={"rates": "rates.json"})
     """
 
-    def load_context(self, context: PythonModelContext) -> None:
-        """Called once after loading; read artifacts here."""
+    def load_context(self, context: PythonModelContext) -> None:  # noqa: B027 - optional hook
+        """Called once after loading; read artifacts here (optional: does nothing)."""
 
+    @abstractmethod
     def predict(self, context: PythonModelContext, inputs: Any) -> Any:
         """Predictions for ``inputs`` (already checked against the signature)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement predict(context, inputs)")
 
 
 @dataclass

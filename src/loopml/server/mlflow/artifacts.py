@@ -28,7 +28,7 @@ from loopml.errors import (
     RunNotFoundError,
 )
 from loopml.server.deps import get_stores
-from loopml.server.mlflow.convert import artifact_uri
+from loopml.server.mlflow.convert import artifact_uri, parse_artifact_path
 from loopml.server.mlflow.schemas import RunIdBody
 from loopml.storage import Stores
 
@@ -44,31 +44,13 @@ _CHUNK = 1 << 20
 _ENCODED_TRAPS = (b"%2f", b"%5c", b"%2e", b"%00")
 
 
-def _parse(path: str, *, allow_root: bool = False) -> tuple[str, str, str]:
-    """Split ``<experiment_id>/<run_id>/artifacts/<path>`` into its three parts.
-
-    Raises:
-        InvalidPathError: the path is not of that shape or could leave the run.
-    """
-    clean = normalize_relative_path(path)
-    parts = clean.split("/", 3)
-    if len(parts) < 3 or parts[2] != "artifacts" or not parts[0].isdigit():
-        raise InvalidPathError(
-            f"artifact path {path!r} is not <experiment_id>/<run_id>/artifacts/<path>"
-        )
-    rel = parts[3] if len(parts) == 4 else ""
-    if not rel and not allow_root:
-        raise InvalidPathError(f"artifact path {path!r} names no file inside the run")
-    return parts[0], parts[1], rel
-
-
 def _checked_path(request: Request, path: str, *, allow_root: bool = False) -> tuple[str, str, str]:
     raw = request.scope.get("raw_path") or b""
     if any(trap in raw.lower() for trap in _ENCODED_TRAPS):
         raise InvalidPathError(
             "artifact paths must not percent-encode '/', '\\', '.' or NUL; send them as they are"
         )
-    return _parse(path, allow_root=allow_root)
+    return parse_artifact_path(path, allow_root=allow_root)
 
 
 def _run_in(stores: Stores, experiment_id: str, run_id: str) -> LifecycleStage:

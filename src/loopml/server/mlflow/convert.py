@@ -12,12 +12,14 @@ Three MLflow conventions are translated here rather than stored as MLflow writes
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from loopml.entities import Experiment, Metric, Run, RunInfo, RunStatus, ViewType
-from loopml.errors import InvalidInputError
+from loopml.entities.tags import DATASET_INPUTS_TAG, json_list_tag
+from loopml.entities.validation import normalize_relative_path
+from loopml.errors import InvalidInputError, InvalidPathError
 from loopml.schemas.tracking import encode_float
 
 __all__ = [
@@ -28,19 +30,22 @@ __all__ = [
     "artifact_uri",
     "dataset_inputs",
     "experiment_json",
+    "filter_terms",
     "loopml_tag_key",
     "metric_json",
+    "parse_artifact_path",
     "parse_status",
     "parse_view_type",
     "rewrite_run_search",
     "run_info_json",
     "run_json",
+    "tags_match",
 ]
 
 PARENT_TAG = "loopml.parentRunId"
 MLFLOW_PARENT_TAG = "mlflow.parentRunId"
 MLFLOW_RUN_NAME_TAG = "mlflow.runName"
-INPUTS_TAG = "loopml.mlflow.inputs"
+INPUTS_TAG = DATASET_INPUTS_TAG
 
 # Proto enum numbers, for clients that send enums as numbers.
 _VIEW_NUMBERS = {"1": ViewType.ACTIVE_ONLY, "2": ViewType.DELETED_ONLY, "3": ViewType.ALL}
@@ -140,14 +145,7 @@ def metric_json(metric: Metric) -> dict[str, Any]:
 
 def dataset_inputs(tags: dict[str, str] | Any) -> list[dict[str, Any]]:
     """The dataset inputs kept in a run's ``loopml.mlflow.inputs`` tag ([] when none)."""
-    raw = tags.get(INPUTS_TAG)
-    if not raw:
-        return []
-    try:
-        inputs = json.loads(raw)
-    except ValueError:
-        return []  # a hand-edited tag must not break reading the run
-    return [i for i in inputs if isinstance(i, dict)] if isinstance(inputs, list) else []
+    return [i for i in json_list_tag(tags, INPUTS_TAG) if isinstance(i, dict)]
 
 
 def run_json(run: Run) -> dict[str, Any]:
@@ -198,3 +196,73 @@ def _rewrite_identifiers(text: str) -> str:
 def rewrite_run_search(filter_string: str, order_by: list[str]) -> tuple[str, list[str]]:
     """Translate ``tags.mlflow.parentRunId`` and ``tags.mlflow.runName`` in a run search."""
     return _rewrite_identifiers(filter_string), [_rewrite_identifiers(o) for o in order_by]
+
+
+# -- simple filters (logged models, registry) -------------------------------------------
+_TERM = re.compile(
+    r"^\s*(?P<field>[A-Za-z_]\w*|tags?\.`[^`]+`|tags?\.[\w.\-]+)\s*"
+    r"(?P<op>!=|=|I?LIKE)\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*$",
+    re.IGNORECASE,
+)
+TAG_FIELD = "tag:"
+
+
+def filter_terms(
+    filter_string: str | None, allowed: dict[str, frozenset[str]]
+) -> list[tuple[str, str, str]]:
+    """``(field, op, value)`` of a filter of ``field op 'value'`` terms joined by AND.
+
+    ``allowed`` maps a field to the operators it takes; the key ``"tag:"`` allows
+    ``tags.<key>`` terms, which come back with the field ``tag:<key>``.
+
+    Raises:
+        InvalidInputError: a term of another shape, field or operator.
+    """
+    terms: list[tuple[str, str, str]] = []
+    for part in re.split(r"\s+and\s+", (filter_string or "").strip(), flags=re.IGNORECASE):
+        if not part:
+            continue
+        match = _TERM.match(part)
+        field, op = (match.group("field"), match.group("op").upper()) if match else ("", "")
+        key = TAG_FIELD if field.lower().startswith("tag") else field.lower()
+        if match is None or op not in allowed.get(key, frozenset()):
+            choices = ", ".join(
+                f"{'tags.<key>' if f == TAG_FIELD else f} {'/'.join(sorted(ops))} '…'"
+                for f, ops in allowed.items()
+            )
+            raise InvalidInputError(
+                f"filter term {part!r} is not supported; use {choices}, joined by AND"
+            )
+        if key == TAG_FIELD:
+            key = TAG_FIELD + field.split(".", 1)[1].strip("`")
+        terms.append((key, op, re.sub(r"\\(.)", r"\1", match.group("value"))))
+    return terms
+
+
+def tags_match(tags: Mapping[str, str], terms: list[tuple[str, str, str]]) -> bool:
+    """True when the tags satisfy every ``tags.<key> = / != 'value'`` term."""
+    for field, op, value in terms:
+        if field.startswith(TAG_FIELD):
+            have = tags.get(field[len(TAG_FIELD) :])
+            if (op == "=" and have != value) or (op == "!=" and have == value):
+                return False
+    return True
+
+
+def parse_artifact_path(path: str, *, allow_root: bool = False) -> tuple[str, str, str]:
+    """Split ``<experiment_id>/<run_id>/artifacts/<path>`` (the inverse of
+    :func:`artifact_uri` plus a path) into its three parts.
+
+    Raises:
+        InvalidPathError: the path is not of that shape or could leave the run.
+    """
+    clean = normalize_relative_path(path)
+    parts = clean.split("/", 3)
+    if len(parts) < 3 or parts[2] != "artifacts" or not parts[0].isdigit():
+        raise InvalidPathError(
+            f"artifact path {path!r} is not <experiment_id>/<run_id>/artifacts/<path>"
+        )
+    rel = parts[3] if len(parts) == 4 else ""
+    if not rel and not allow_root:
+        raise InvalidPathError(f"artifact path {path!r} names no file inside the run")
+    return parts[0], parts[1], rel

@@ -19,16 +19,18 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from loopml.entities import Run, RunTag, ViewType
+from loopml.entities.tags import json_list_tag, json_object_tag
 from loopml.entities.validation import MAX_TAG_VALUE_LENGTH, check_run_id
 from loopml.errors import InvalidInputError, NotFoundError, RunNotFoundError
 from loopml.server.deps import get_stores
-from loopml.server.mlflow.convert import artifact_uri
+from loopml.server.mlflow.convert import artifact_uri, filter_terms
 from loopml.server.mlflow.schemas import KeyValue
 from loopml.storage import Stores
 from loopml.storage.metadata.base import MetadataStore
@@ -43,9 +45,8 @@ RECORD_PREFIX = "loopml.mlflow.model."
 OUTPUTS_TAG = "loopml.mlflow.outputs"
 _ID_RE = re.compile(r"^m-([0-9a-f]{32})([0-9a-f]{8})$")
 _STATUSES = {"LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"}
-_FILTER_RE = re.compile(
-    r"^\s*(name|source_run_id|model_id|status)\s*=\s*'((?:[^'\\]|\\.)*)'\s*$", re.IGNORECASE
-)
+_EQ = frozenset({"="})
+_FILTER = {"name": _EQ, "source_run_id": _EQ, "model_id": _EQ, "status": _EQ}
 
 
 class LoggedModelNotFoundError(NotFoundError):
@@ -64,11 +65,7 @@ def _split_id(model_id: str) -> tuple[str, str]:
 
 
 def _record(run: Run, short: str) -> dict[str, Any] | None:
-    raw = run.data.tags.get(RECORD_PREFIX + short)
-    try:
-        return dict(json.loads(raw)) if raw else None
-    except (ValueError, TypeError):
-        return None
+    return json_object_tag(run.data.tags, RECORD_PREFIX + short)
 
 
 def find_logged_model(store: MetadataStore, model_id: str) -> tuple[Run, str, dict[str, Any]]:
@@ -115,18 +112,20 @@ def _model_json(run: Run, short: str, record: dict[str, Any]) -> dict[str, Any]:
     return {"info": info, "data": {"params": params, "metrics": []}}
 
 
-def _save(store: MetadataStore, run: Run, short: str, record: dict[str, Any]) -> None:
+def _update(
+    store: MetadataStore, model_id: str, change: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Apply ``change`` to a logged model's record, store it, and return the model's JSON."""
+    run, short, record = find_logged_model(store, model_id)
+    change(record)
     record["updated"] = _now_ms()
     text = json.dumps(record, sort_keys=True)
     store.log_batch(run.info.run_id, tags=[RunTag(RECORD_PREFIX + short, text)])
+    return _model_json(run, short, record)
 
 
 def _index(run: Run) -> list[str]:
-    try:
-        value = json.loads(run.data.tags.get(INDEX_TAG, "[]"))
-    except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
+    return [str(v) for v in json_list_tag(run.data.tags, INDEX_TAG)]
 
 
 class CreateLoggedModelBody(BaseModel):
@@ -209,18 +208,13 @@ def finalize_logged_model(model_id: str, body: FinalizeBody, stores: StoresDep) 
     status = names.get(body.status, "") if isinstance(body.status, int) else body.status
     if status not in _STATUSES:
         raise InvalidInputError(f"status must be one of {sorted(_STATUSES)}, got {body.status!r}")
-    run, short, record = find_logged_model(stores.metadata, model_id)
-    record["status"] = status
-    _save(stores.metadata, run, short, record)
-    return {"model": _model_json(run, short, record)}
+    return {"model": _update(stores.metadata, model_id, lambda r: r.update(status=status))}
 
 
 @router.delete("/logged-models/{model_id}")
 def delete_logged_model(model_id: str, stores: StoresDep) -> dict[str, Any]:
     """Mark a logged model deleted (its files stay with the run)."""
-    run, short, record = find_logged_model(stores.metadata, model_id)
-    record["deleted"] = True
-    _save(stores.metadata, run, short, record)
+    _update(stores.metadata, model_id, lambda r: r.update(deleted=True))
     return {}
 
 
@@ -233,20 +227,21 @@ class TagsBody(BaseModel):
 @router.patch("/logged-models/{model_id}/tags")
 def set_logged_model_tags(model_id: str, body: TagsBody, stores: StoresDep) -> dict[str, Any]:
     """Set tags on a logged model."""
-    run, short, record = find_logged_model(stores.metadata, model_id)
-    record["tags"].update({t.key: t.value for t in body.tags})
-    _save(stores.metadata, run, short, record)
+    _update(
+        stores.metadata, model_id, lambda r: r["tags"].update({t.key: t.value for t in body.tags})
+    )
     return {}
 
 
 @router.delete("/logged-models/{model_id}/tags/{key:path}")
 def delete_logged_model_tag(model_id: str, key: str, stores: StoresDep) -> dict[str, Any]:
     """Remove a tag from a logged model."""
-    run, short, record = find_logged_model(stores.metadata, model_id)
-    if key not in record["tags"]:
-        raise NotFoundError(f"logged model {model_id} has no tag {key!r}")
-    del record["tags"][key]
-    _save(stores.metadata, run, short, record)
+
+    def drop(record: dict[str, Any]) -> None:
+        if record["tags"].pop(key, None) is None:
+            raise NotFoundError(f"logged model {model_id} has no tag {key!r}")
+
+    _update(stores.metadata, model_id, drop)
     return {}
 
 
@@ -259,9 +254,11 @@ class ParamsBody(BaseModel):
 @router.post("/logged-models/{model_id}/params")
 def log_logged_model_params(model_id: str, body: ParamsBody, stores: StoresDep) -> dict[str, Any]:
     """Add params to a logged model."""
-    run, short, record = find_logged_model(stores.metadata, model_id)
-    record["params"].update({p.key: p.value for p in body.params})
-    _save(stores.metadata, run, short, record)
+    _update(
+        stores.metadata,
+        model_id,
+        lambda r: r["params"].update({p.key: p.value for p in body.params}),
+    )
     return {}
 
 
@@ -277,26 +274,11 @@ class SearchLoggedModelsBody(BaseModel):
     page_token: str | None = Field(default=None, max_length=100)
 
 
-def _parse_filter(text: str | None) -> dict[str, str]:
-    terms: dict[str, str] = {}
-    if not text or not text.strip():
-        return terms
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
-        match = _FILTER_RE.match(part)
-        if match is None:
-            raise InvalidInputError(
-                f"logged-model filter term {part!r} is not supported; use name, source_run_id, "
-                "model_id or status = 'value', joined by AND"
-            )
-        terms[match.group(1).lower()] = re.sub(r"\\(.)", r"\1", match.group(2))
-    return terms
-
-
 @router.post("/logged-models/search")
 def search_logged_models(body: SearchLoggedModelsBody, stores: StoresDep) -> dict[str, Any]:
     """Logged models of the experiments that match the filter, newest first."""
     store = stores.metadata
-    terms = _parse_filter(body.filter)
+    terms = {field: value for field, _, value in filter_terms(body.filter, _FILTER)}
     offset = int(body.page_token) if body.page_token and body.page_token.isdigit() else 0
     limit = body.max_results or 100
     found: list[tuple[int, dict[str, Any]]] = []
@@ -329,10 +311,7 @@ class LogOutputsBody(BaseModel):
 def log_outputs(body: LogOutputsBody, stores: StoresDep) -> dict[str, Any]:
     """Record the models a run produced (kept as JSON in the ``loopml.mlflow.outputs`` tag)."""
     run = stores.metadata.get_run(check_run_id(body.run_id))
-    try:
-        known = list(json.loads(run.data.tags.get(OUTPUTS_TAG, "[]")))
-    except ValueError:
-        known = []
+    known = json_list_tag(run.data.tags, OUTPUTS_TAG)
     for item in body.models:
         entry = {"model_id": str(item.get("model_id", "")), "step": int(item.get("step") or 0)}
         if entry["model_id"] and entry not in known:
@@ -357,10 +336,7 @@ def log_model(body: LogModelBody, stores: StoresDep) -> dict[str, Any]:
         raise InvalidInputError("model_json is not JSON") from exc
     run = stores.metadata.get_run(check_run_id(body.run_id))
     key = "mlflow.log-model.history"
-    try:
-        history = list(json.loads(run.data.tags.get(key, "[]")))
-    except ValueError:
-        history = []
+    history = json_list_tag(run.data.tags, key)
     history.append(description)
     text = json.dumps(history)
     while len(text) > MAX_TAG_VALUE_LENGTH and len(history) > 1:  # keep the newest that fit the tag

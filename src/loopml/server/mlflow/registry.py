@@ -16,8 +16,6 @@ Mapping:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -28,7 +26,13 @@ from loopml.entities._registry import ModelVersion, RegisteredModel
 from loopml.entities.validation import check_run_id, normalize_relative_path
 from loopml.errors import InvalidInputError, RunNotFoundError
 from loopml.server.deps import get_stores
-from loopml.server.mlflow.convert import artifact_uri
+from loopml.server.mlflow.convert import (
+    TAG_FIELD,
+    artifact_uri,
+    filter_terms,
+    parse_artifact_path,
+    tags_match,
+)
 from loopml.server.mlflow.logged_models import logged_model_source
 from loopml.server.mlflow.schemas import KeyValue
 from loopml.storage import Stores
@@ -47,46 +51,9 @@ def _store(stores: Annotated[Stores, Depends(get_stores)]) -> MetadataStore:
 Store = Annotated[MetadataStore, Depends(_store)]
 MODEL_ID_TAG = "mlflow.model_id"
 _MAX = 50_000
-_TERM = re.compile(
-    r"^\s*(name|run_id|tags?\.`[^`]+`|tags?\.[\w.\-]+)\s*(=|!=|I?LIKE)\s*'((?:[^'\\]|\\.)*)'\s*$",
-    re.IGNORECASE,
-)
-
-
-def _terms(filter_string: str | None, fields: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """``(field, op, value)`` of a filter of terms joined by AND; tag fields are
-    ``tag:<key>``. Supported: ``name``/``run_id`` (as ``fields`` allows) with ``=`` or
-    ``LIKE``, and ``tags.<key>`` with ``=`` or ``!=``."""
-    terms: list[tuple[str, str, str]] = []
-    for part in re.split(r"\s+and\s+", (filter_string or "").strip(), flags=re.IGNORECASE):
-        if not part:
-            continue
-        match = _TERM.match(part)
-        field = match.group(1) if match else ""
-        op = match.group(2).upper() if match else ""
-        if field.lower().startswith("tag"):
-            field = "tag:" + field.split(".", 1)[1].strip("`")
-            ok = op in ("=", "!=")
-        else:
-            field = field.lower()
-            ok = field in fields and (op == "=" or (field == "name" and "LIKE" in op))
-        if not match or not ok:
-            allowed = " or ".join(f"{f} = '…'" for f in fields)
-            raise InvalidInputError(
-                f"filter term {part!r} is not supported; use {allowed}, name LIKE '…' or "
-                "tags.<key> = / != '…', joined by AND"
-            )
-        terms.append((field, op, re.sub(r"\\(.)", r"\1", match.group(3))))
-    return terms
-
-
-def _tags_match(tags: Mapping[str, str], terms: list[tuple[str, str, str]]) -> bool:
-    for field, op, value in terms:
-        if field.startswith("tag:"):
-            have = tags.get(field[4:])
-            if (op == "=" and have != value) or (op == "!=" and have == value):
-                return False
-    return True
+_EQ = frozenset({"="})
+_MODEL_FILTER = {"name": frozenset({"=", "LIKE", "ILIKE"}), TAG_FIELD: frozenset({"=", "!="})}
+_VERSION_FILTER = {"name": _EQ, "run_id": _EQ, TAG_FIELD: frozenset({"=", "!="})}
 
 
 class _Body(BaseModel):
@@ -171,14 +138,14 @@ def search_registered_models(
     page_token: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> dict[str, Any]:
     """Registered models by name (filter: ``name = '…'`` or ``name LIKE '…'``)."""
-    terms = _terms(filter, ("name",))
+    terms = filter_terms(filter, _MODEL_FILTER)
     names = [(op, v) for f, op, v in terms if f == "name"]
     pattern = names[0][1] if names else None
     page = store.search_registered_models(pattern, max_results, page_token)
     models = [
         m
         for m in page
-        if all(op != "=" or m.name == v for op, v in names) and _tags_match(m.tags, terms)
+        if all(op != "=" or m.name == v for op, v in names) and tags_match(m.tags, terms)
     ]
     out: dict[str, Any] = {"registered_models": [_model_json(store, m) for m in models]}
     if page.token:
@@ -323,12 +290,8 @@ def _concrete_source(store: MetadataStore, body: CreateVersionBody) -> tuple[str
         normalize_relative_path(ref.path, allow_empty=True)
         return str(ref).rstrip("/"), ref.run_id
     if source.startswith("mlflow-artifacts:/"):
-        rel = normalize_relative_path(source[len("mlflow-artifacts:/") :].strip("/"))
-        parts = rel.split("/", 3)
-        if len(parts) >= 3 and parts[2] == "artifacts" and parts[0].isdigit():
-            check_run_id(parts[1])
-            path = parts[3] if len(parts) == 4 else ""
-            return f"runs:/{parts[1]}/{path}".rstrip("/"), parts[1]
+        _, run_id, path = parse_artifact_path(source[len("mlflow-artifacts:/") :], allow_root=True)
+        return f"runs:/{check_run_id(run_id)}/{path}".rstrip("/"), run_id
     raise InvalidInputError(
         f"model version source {source!r} is not inside this server's stores; use a logged "
         "model (models:/m-…), runs:/<run_id>/<path> or mlflow-artifacts:/<experiment_id>/"
@@ -371,12 +334,12 @@ def search_model_versions(
     page_token: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> dict[str, Any]:
     """Versions (filter: ``name = '…'`` and/or ``run_id = '…'``, joined by AND)."""
-    found = _terms(filter, ("name", "run_id"))
+    found = filter_terms(filter, _VERSION_FILTER)
     terms = {f: v for f, op, v in found if f in ("name", "run_id")}
     page = store.search_model_versions(
         terms.get("name"), terms.get("run_id"), min(max_results, _MAX), page_token
     )
-    kept = [v for v in page if _tags_match(v.tags, found)]
+    kept = [v for v in page if tags_match(v.tags, found)]
     out: dict[str, Any] = {"model_versions": [_version_json(v) for v in kept]}
     if page.token:
         out["next_page_token"] = page.token

@@ -28,7 +28,13 @@ from loopml.entities._registry import (
     RegisteredModel,
     VersionStatus,
 )
-from loopml.errors import InvalidInputError, InvalidNameError, ValueTooLongError
+from loopml.errors import (
+    InvalidInputError,
+    InvalidNameError,
+    ModelVersionNotFoundError,
+    ValueTooLongError,
+)
+from loopml.uris import ModelUri
 
 __all__ = [
     "PROTECTED_ALIASES",
@@ -304,6 +310,25 @@ class RegistryStore(ABC):
         Raises:
             NotFoundError: no such model or alias.
         """
+
+    def get_version_by_uri(self, ref: ModelUri) -> ModelVersion:
+        """The version a parsed ``models:/`` URI names: by number, by alias, or the latest.
+
+        Raises:
+            NotFoundError: no such model, version or alias, or the model has no versions.
+        """
+        if ref.version is not None:
+            return self.get_model_version(ref.name, ref.version)
+        assert ref.alias is not None
+        if not ref.is_latest:
+            return self.get_version_by_alias(ref.name, ref.alias)
+        latest = self.get_registered_model(ref.name).latest_version
+        if latest is None:
+            raise ModelVersionNotFoundError(
+                f"registered model {ref.name!r} has no versions yet; register one with "
+                f"`loopml models register runs:/<run_id>/model {ref.name}`"
+            )
+        return self.get_model_version(ref.name, latest)
 
     # -- review ------------------------------------------------------------------------
     @abstractmethod

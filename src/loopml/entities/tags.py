@@ -1,0 +1,37 @@
+"""Run tags that hold JSON, as several parts of loopml keep structured facts in them.
+
+Readers are forgiving: a missing, hand-edited or malformed tag reads as empty, so one bad
+tag never breaks reading a run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["DATASET_INPUTS_TAG", "json_list_tag", "json_object_tag"]
+
+# Dataset inputs a run recorded (through MLflow's log-inputs), as a JSON list.
+DATASET_INPUTS_TAG = "loopml.mlflow.inputs"
+
+
+def _loads(raw: str | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def json_list_tag(tags: Mapping[str, str], key: str) -> list[Any]:
+    """The JSON list a tag holds ([] when the tag is missing or not a JSON list)."""
+    value = _loads(tags.get(key))
+    return list(value) if isinstance(value, list) else []
+
+
+def json_object_tag(tags: Mapping[str, str], key: str) -> dict[str, Any] | None:
+    """The JSON object a tag holds (None when the tag is missing or not a JSON object)."""
+    value = _loads(tags.get(key))
+    return dict(value) if isinstance(value, dict) else None
