@@ -12,13 +12,16 @@ errors in one place instead of guessing::
      │    ├── SearchSyntaxError                    a malformed filter or order_by
      │    ├── InvalidUriError                      runs:/…, models:/…, tracking URIs
      │    ├── SignatureError                       data that does not fit a model's signature
+     │    ├── DataSchemaError                      a dataset schema file that cannot be used
      │    └── UnsupportedModelError                a model object no flavor can save
      ├── NotFoundError (404, exit 3)
      │    ├── ExperimentNotFoundError
      │    ├── RunNotFoundError
      │    ├── ArtifactNotFoundError
      │    ├── RegisteredModelNotFoundError
-     │    └── ModelVersionNotFoundError            also an alias that names no version
+     │    ├── ModelVersionNotFoundError            also an alias that names no version
+     │    ├── DatasetNotFoundError
+     │    └── DatasetVersionNotFoundError
      ├── ConflictError (409, exit 4)
      │    ├── AlreadyExistsError                   a name clash
      │    ├── ParamConflictError                   a param re-logged with another value
@@ -27,7 +30,8 @@ errors in one place instead of guessing::
      │    ├── CorruptBlobError                     a blob whose bytes do not match its digest
      │    └── ModelIntegrityError                  a packaged model file that fails its digest
      ├── StoreError (503, exit 6)                  a store could not be reached or written
-     │    └── SchemaVersionError                   the database is newer than this loopml
+     │    ├── SchemaVersionError                   the database is newer than this loopml
+     │    └── RemoteError                          a data remote failed mid-transfer
      ├── ModelLoadError (400, exit 2)              a model that cannot be loaded here
      └── ConfigurationError (400, exit 2)          a setting that cannot be used
 """
@@ -40,6 +44,9 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "CorruptBlobError",
+    "DataSchemaError",
+    "DatasetNotFoundError",
+    "DatasetVersionNotFoundError",
     "ExperimentNotFoundError",
     "IntegrityError",
     "InvalidInputError",
@@ -54,6 +61,7 @@ __all__ = [
     "NotFoundError",
     "ParamConflictError",
     "RegisteredModelNotFoundError",
+    "RemoteError",
     "RunNotFoundError",
     "SchemaVersionError",
     "SearchSyntaxError",
@@ -122,6 +130,10 @@ class UnsupportedModelError(InvalidInputError):
     """loopml has no flavor for this kind of model object, or the chosen flavor cannot save it."""
 
 
+class DataSchemaError(InvalidInputError):
+    """A dataset schema (YAML or dict) is malformed: an unknown key, type or bound."""
+
+
 class NotFoundError(LoopmlError):
     """The thing asked for does not exist."""
 
@@ -148,6 +160,14 @@ class RegisteredModelNotFoundError(NotFoundError):
 
 class ModelVersionNotFoundError(NotFoundError):
     """No such version (or alias) of a registered model."""
+
+
+class DatasetNotFoundError(NotFoundError):
+    """No dataset with that name."""
+
+
+class DatasetVersionNotFoundError(NotFoundError):
+    """No such version of a dataset (or no blob a version needs)."""
 
 
 class ConflictError(LoopmlError):
@@ -208,6 +228,10 @@ class StoreError(LoopmlError):
 
 class SchemaVersionError(StoreError):
     """The database schema is newer than this version of loopml understands."""
+
+
+class RemoteError(StoreError):
+    """A data remote could not be reached, listed or written."""
 
 
 class ConfigurationError(LoopmlError):

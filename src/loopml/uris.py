@@ -1,4 +1,5 @@
-"""Parsing of loopml URIs: ``runs:/<run_id>/<path>`` and ``models:/<name>/<version|@alias>``."""
+"""Parsing of loopml URIs: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|@alias>``
+and ``datasets:/<name>/<version|@version|@latest>``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from dataclasses import dataclass
 
 from loopml.errors import InvalidUriError
 
-__all__ = ["ModelUri", "RunArtifactUri", "parse_models_uri", "parse_runs_uri"]
+__all__ = [
+    "DatasetUri",
+    "ModelUri",
+    "RunArtifactUri",
+    "parse_datasets_uri",
+    "parse_models_uri",
+    "parse_runs_uri",
+]
 
 _RUNS_RE = re.compile(r"^runs:/+([0-9a-f]{32})(?:/(.*))?$")
 
@@ -108,3 +116,49 @@ def parse_models_uri(uri: str, *, short: bool = False) -> ModelUri:
     if short:
         forms += " (or name/3, name@alias)"
     raise InvalidUriError(f"{uri!r} is not a model URI; expected {forms}")
+
+
+# A dataset name has no "/", "@" or ":" (see data naming rules), so these split cleanly.
+_DATASETS_RE = re.compile(r"^datasets:/+([^/@]+?)(?:[/@]([^/@]+))?/*$")
+_SHORT_DATASET_RE = re.compile(r"^([^/@:]+?)(?:[/@]([^/@]+))?$")
+
+
+@dataclass(frozen=True)
+class DatasetUri:
+    """A dataset version by number, or the latest one (``version is None``)."""
+
+    name: str
+    version: int | None = None
+
+    def __str__(self) -> str:
+        return f"datasets:/{self.name}@{'latest' if self.version is None else self.version}"
+
+
+def parse_datasets_uri(uri: str, *, short: bool = False) -> DatasetUri:
+    """Parse ``datasets:/<name>/<version>``, ``datasets:/<name>@<version>`` or ``@latest``.
+
+    A bare ``datasets:/<name>`` means the latest version.
+
+    Args:
+        short: also accept the CLI's short forms ``rides@2``, ``rides/2``, ``rides``.
+
+    Raises:
+        InvalidUriError: the text is not a dataset URI, or the version is not a number.
+    """
+    text = uri.strip() if isinstance(uri, str) else ""
+    match = _DATASETS_RE.match(text)
+    if match is None and short and not text.startswith("datasets:"):
+        match = _SHORT_DATASET_RE.match(text)
+    if match is None or not match.group(1).strip():
+        forms = "datasets:/<name>@<version> or datasets:/<name>@latest"
+        if short:
+            forms += " (or rides@2, rides/2, rides)"
+        raise InvalidUriError(f"{uri!r} is not a dataset URI; expected {forms}")
+    name, version = match.group(1).strip(), (match.group(2) or "latest").strip()
+    if version.lower() == "latest":
+        return DatasetUri(name)
+    if not (version.isascii() and version.isdigit() and int(version) >= 1):
+        raise InvalidUriError(
+            f"{uri!r}: {version!r} is not a version number; use <name>@<number> or <name>@latest"
+        )
+    return DatasetUri(name, int(version))

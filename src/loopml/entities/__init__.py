@@ -1,5 +1,13 @@
 """Frozen dataclasses for everything loopml stores. No I/O, no heavy imports."""
 
+from loopml.entities._data import (
+    Dataset,
+    DatasetFile,
+    DatasetKind,
+    DatasetVersion,
+    LineageDirection,
+    LineageEdge,
+)
 from loopml.entities._registry import (
     Approval,
     AuditEntry,
@@ -26,8 +34,14 @@ __all__ = [
     "Approval",
     "ArtifactRecord",
     "AuditEntry",
+    "Dataset",
+    "DatasetFile",
+    "DatasetKind",
+    "DatasetVersion",
     "Experiment",
     "LifecycleStage",
+    "LineageDirection",
+    "LineageEdge",
     "Metric",
     "ModelVersion",
     "PagedList",

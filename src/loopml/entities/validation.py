@@ -32,6 +32,9 @@ MAX_ARTIFACT_PATH_LENGTH = 1024
 _KEY_RE = re.compile(r"^[\w\-. /:]+$")
 _RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# Segments of letters, digits, "_", "-" and "." that do not start with "." (so no "." or
+# ".." segments), joined by single slashes: such a path is already normal and safe.
+_PLAIN_PATH_RE = re.compile(r"[\w\-][\w\-.]*(?:/[\w\-][\w\-.]*)*", re.ASCII)
 
 
 def check_key(kind: str, key: object) -> str:
@@ -137,6 +140,8 @@ def normalize_relative_path(path: object, *, allow_empty: bool = False) -> str:
     """
     if not isinstance(path, str):
         raise InvalidPathError(f"artifact path must be a string, got {path!r}")
+    if len(path) <= MAX_ARTIFACT_PATH_LENGTH and _PLAIN_PATH_RE.fullmatch(path):
+        return path  # the common case, already normal: checked without the slow walk below
     if any(unicodedata.category(c) == "Cc" for c in path):
         raise InvalidPathError(f"artifact path {path!r} has a NUL or control character")
     if _SCHEME_RE.match(path) and not re.match(r"^[A-Za-z]:[\\/]", path):

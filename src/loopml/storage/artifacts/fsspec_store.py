@@ -46,6 +46,10 @@ class LocalByteStore(ByteStore):
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*normalize_relative_path(key).split("/"))
 
+    def path_for(self, key: str) -> Path:
+        """The local file an object is (or would be) stored in; for linking, not writing."""
+        return self._path(key)
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

@@ -30,6 +30,7 @@ from loopml.entities import (
     RunTag,
     ViewType,
 )
+from loopml.storage.metadata.datasets_base import DatasetStore
 from loopml.storage.metadata.registry_base import RegistryStore
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MetadataStore"]
@@ -40,9 +41,10 @@ SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_LIMIT = 50_000
 
 
-class MetadataStore(RegistryStore, ABC):
+class MetadataStore(DatasetStore, RegistryStore, ABC):
     """Stores experiments, runs, params, metrics, tags and run artifact records, and the
-    model registry (see :class:`~loopml.storage.metadata.registry_base.RegistryStore`).
+    model registry (see :class:`~loopml.storage.metadata.registry_base.RegistryStore`) and
+    datasets with lineage (see :class:`~loopml.storage.metadata.datasets_base.DatasetStore`).
 
     Errors: unknown ids raise :class:`~loopml.errors.NotFoundError` subclasses; name clashes
     :class:`~loopml.errors.AlreadyExistsError`; a param re-logged with another value

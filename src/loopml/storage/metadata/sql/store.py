@@ -60,6 +60,7 @@ from loopml.storage.metadata.search import (
     parse_filter,
     parse_order_by,
 )
+from loopml.storage.metadata.sql.datasets import SqlDatasetMixin
 from loopml.storage.metadata.sql.engine import make_engine, upgrade_schema, write_transaction
 from loopml.storage.metadata.sql.models import (
     ARTIFACTS,
@@ -141,7 +142,7 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _IN_CHUNK]
 
 
-class SqlMetadataStore(SqlRegistryMixin, MetadataStore):
+class SqlMetadataStore(SqlDatasetMixin, SqlRegistryMixin, MetadataStore):
     """Metadata in SQLite or PostgreSQL; the schema is kept current by Alembic migrations.
 
     Args:

@@ -1,0 +1,206 @@
+"""Contract of DatasetStore: every implementation must pass every test here.
+
+It runs on every implementation in tests/contract/conftest.py (SQLite, PostgreSQL, and a
+loopml server through the REST client store).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loopml.config import Settings
+from loopml.entities import (
+    DatasetFile,
+    DatasetKind,
+    LineageDirection,
+    LineageEdge,
+)
+from loopml.errors import (
+    DatasetNotFoundError,
+    DatasetVersionNotFoundError,
+    InvalidInputError,
+    InvalidNameError,
+    InvalidPathError,
+    RunNotFoundError,
+)
+from loopml.storage.metadata import MetadataStore, open_metadata_store
+from loopml.uris import DatasetUri
+from tests.contract.conftest import CONTRACT_DIGESTS, IMPLEMENTATIONS, make_store_uri
+
+MANIFEST_A, MANIFEST_B = CONTRACT_DIGESTS
+FILE_1, FILE_2, FILE_3 = "1" * 64, "2" * 64, "3" * 64
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
+    uri = make_store_uri(request.param, tmp_path, request)
+    opened = open_metadata_store(uri, Settings(tracking_uri=uri))
+    yield opened
+    opened.close()
+
+
+def _files(*items: tuple[str, str, int]) -> list[DatasetFile]:
+    return [DatasetFile(p, d, s) for p, d, s in items]
+
+
+def test_first_version_creates_the_dataset(store: MetadataStore) -> None:
+    files = _files(("b.csv", FILE_2, 20), ("a.csv", FILE_1, 10))
+    v = store.create_dataset_version(
+        "rides", files, digest=MANIFEST_A, kind=DatasetKind.FILES, source="data/rides"
+    )
+    assert (v.name, v.version, v.digest, v.kind) == ("rides", 1, MANIFEST_A, DatasetKind.FILES)
+    assert (v.file_count, v.size, v.source, v.uri) == (2, 30, "data/rides", "datasets:/rides/1")
+    assert store.get_dataset("rides").latest_version == 1
+    assert [f.path for f in store.get_dataset_files("rides", 1)] == ["a.csv", "b.csv"]
+    assert store.get_dataset_files("rides", 1)[0] == DatasetFile("a.csv", FILE_1, 10)
+
+
+def test_versions_number_up_and_keep_their_own_manifests(store: MetadataStore) -> None:
+    store.create_dataset_version(
+        "rides", _files(("a.csv", FILE_1, 10)), digest=MANIFEST_A, kind=DatasetKind.FILES
+    )
+    v2 = store.create_dataset_version(
+        "rides",
+        _files(("a.csv", FILE_3, 11), ("sub/c.csv", FILE_2, 5)),
+        digest=MANIFEST_B,
+        kind=DatasetKind.FILES,
+    )
+    assert v2.version == 2
+    assert [v.version for v in store.list_dataset_versions("rides")] == [2, 1]
+    assert store.get_dataset_files("rides", 1) == _files(("a.csv", FILE_1, 10))
+    assert len(store.get_dataset_files("rides", 2)) == 2
+    assert store.get_dataset_version_by_uri(DatasetUri("rides")).version == 2
+    assert store.get_dataset_version_by_uri(DatasetUri("rides", 1)).digest == MANIFEST_A
+
+
+def test_table_versions_keep_schema_profile_and_rows(store: MetadataStore) -> None:
+    schema = {"columns": [{"name": "fare", "type": "double", "kind": "float"}]}
+    profile = {"rows": 3, "columns": [{"name": "fare", "mean": 2.5, "quantiles": [1.0, 2.0]}]}
+    v = store.create_dataset_version(
+        "trips",
+        _files(("data.parquet", FILE_1, 100)),
+        digest=MANIFEST_A,
+        kind=DatasetKind.TABLE,
+        rows=3,
+        schema=schema,
+        profile=profile,
+        description="March",
+        created_by="ana",
+    )
+    again = store.get_dataset_version("trips", v.version)
+    assert again.kind == DatasetKind.TABLE and again.rows == 3
+    assert again.schema == schema and again.profile == profile
+    assert (again.description, again.created_by) == ("March", "ana")
+
+
+def test_unknown_names_and_versions_say_what_exists(store: MetadataStore) -> None:
+    with pytest.raises(DatasetNotFoundError, match="no dataset named 'nope'"):
+        store.get_dataset("nope")
+    store.create_dataset_version(
+        "rides", _files(("a.csv", FILE_1, 1)), digest=MANIFEST_A, kind=DatasetKind.FILES
+    )
+    with pytest.raises(DatasetVersionNotFoundError, match="latest is 1"):
+        store.get_dataset_version("rides", 7)
+    with pytest.raises(DatasetVersionNotFoundError):
+        store.get_dataset_files("rides", 7)
+    with pytest.raises(DatasetNotFoundError):
+        store.list_dataset_versions("nope")
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "x@1", "a b", "../up", "123", "-x"])
+def test_bad_names_are_refused(store: MetadataStore, name: str) -> None:
+    with pytest.raises((InvalidNameError, InvalidInputError)):
+        store.create_dataset_version(
+            name, _files(("a.csv", FILE_1, 1)), digest=MANIFEST_A, kind=DatasetKind.FILES
+        )
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        [DatasetFile("../escape.csv", FILE_1, 1)],
+        [DatasetFile("/abs.csv", FILE_1, 1)],
+        [DatasetFile("a.csv", "nothex", 1)],
+        [DatasetFile("a.csv", FILE_1, -1)],
+        [DatasetFile("a.csv", FILE_1, 1), DatasetFile("./a.csv", FILE_2, 1)],
+    ],
+)
+def test_bad_manifests_write_nothing(store: MetadataStore, files: list[DatasetFile]) -> None:
+    with pytest.raises((InvalidPathError, InvalidInputError)):
+        store.create_dataset_version("rides", files, digest=MANIFEST_A, kind=DatasetKind.FILES)
+    with pytest.raises(DatasetNotFoundError):
+        store.get_dataset("rides")
+
+
+def test_pinned_schema_round_trips_and_unpins(store: MetadataStore) -> None:
+    store.create_dataset_version(
+        "rides", _files(("a.csv", FILE_1, 1)), digest=MANIFEST_A, kind=DatasetKind.FILES
+    )
+    schema = {"columns": [{"name": "fare", "kind": "float", "min": 0.0}]}
+    assert store.set_dataset_schema("rides", schema).schema == schema
+    assert store.get_dataset("rides").schema == schema
+    assert store.set_dataset_schema("rides", None).schema is None
+    with pytest.raises(DatasetNotFoundError):
+        store.set_dataset_schema("nope", schema)
+
+
+def test_list_datasets_filters_by_name(store: MetadataStore) -> None:
+    for name in ("rides", "rides_eu", "weather"):
+        store.create_dataset_version(
+            name, _files(("a", FILE_1, 1)), digest=MANIFEST_A, kind=DatasetKind.FILES
+        )
+    assert [d.name for d in store.list_datasets()] == ["rides", "rides_eu", "weather"]
+    assert [d.name for d in store.list_datasets("rides%")] == ["rides", "rides_eu"]
+
+
+def test_lineage_edges_both_ways(store: MetadataStore) -> None:
+    exp = store.create_experiment("lineage")
+    run = store.create_run(exp, "train", 1).info.run_id
+    other = store.create_run(exp, "score", 2).info.run_id
+    uri = "datasets:/rides/1"
+    store.log_lineage(run, [LineageEdge(run, uri, LineageDirection.INPUT, "training", 10)])
+    store.log_lineage(other, [LineageEdge(other, uri, LineageDirection.OUTPUT, "scores", 20)])
+    # Logged again: the role is replaced, not duplicated.
+    store.log_lineage(run, [LineageEdge(run, uri, LineageDirection.INPUT, "features", 11)])
+    edges = store.list_lineage(uri=uri)
+    assert [(e.run_id, e.direction, e.role) for e in edges] == [
+        (run, LineageDirection.INPUT, "features"),
+        (other, LineageDirection.OUTPUT, "scores"),
+    ]
+    assert [e.uri for e in store.list_lineage(run_id=run)] == [uri]
+    assert store.list_lineage(uri="datasets:/rides/9") == []
+
+
+def test_lineage_needs_a_real_run(store: MetadataStore) -> None:
+    ghost = "f" * 32
+    with pytest.raises(RunNotFoundError):
+        store.log_lineage(ghost, [LineageEdge(ghost, "datasets:/x/1", LineageDirection.INPUT)])
+    with pytest.raises(InvalidInputError):
+        store.list_lineage()
+
+
+def test_concurrent_adds_get_distinct_numbers(store: MetadataStore, tmp_path: Path) -> None:
+    numbers: list[int] = []
+    errors: list[BaseException] = []
+
+    def add() -> None:
+        try:
+            for _ in range(3):
+                v = store.create_dataset_version(
+                    "busy", _files(("a", FILE_1, 1)), digest=MANIFEST_A, kind=DatasetKind.FILES
+                )
+                numbers.append(v.version)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(numbers) == list(range(1, 10))
