@@ -18,9 +18,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from loopml import data as data
     from loopml import models as models
     from loopml import registry as registry
     from loopml.config import Settings, load_settings
+    from loopml.data import log_input, log_output
     from loopml.entities import (
         ArtifactRecord,
         Experiment,
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
         ConfigurationError,
         ConflictError,
         CorruptBlobError,
+        DataSchemaError,
+        DatasetNotFoundError,
+        DatasetVersionNotFoundError,
         ExperimentNotFoundError,
         IntegrityError,
         InvalidInputError,
@@ -55,6 +60,7 @@ if TYPE_CHECKING:
         NotFoundError,
         ParamConflictError,
         RegisteredModelNotFoundError,
+        RemoteError,
         RunNotFoundError,
         SchemaVersionError,
         SearchSyntaxError,
@@ -116,6 +122,12 @@ _EXPORTS: dict[str, str] = {
     "ActiveRun": "loopml.tracking.fluent",
     "AlreadyExistsError": "loopml.errors",
     "ArtifactNotFoundError": "loopml.errors",
+    "DataSchemaError": "loopml.errors",
+    "DatasetNotFoundError": "loopml.errors",
+    "DatasetVersionNotFoundError": "loopml.errors",
+    "RemoteError": "loopml.errors",
+    "log_input": "loopml.data",
+    "log_output": "loopml.data",
     "ArtifactRecord": "loopml.entities",
     "ConfigurationError": "loopml.errors",
     "ConflictError": "loopml.errors",
@@ -193,8 +205,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-# Subpackages reached as attributes: lm.models.load(...), lm.registry.register(...).
-_SUBMODULES = frozenset({"models", "registry"})
+# Subpackages reached as attributes: lm.data.load(…), lm.models.load(…), lm.registry.register(…).
+_SUBMODULES = frozenset({"data", "models", "registry"})
 
 
 def __getattr__(name: str) -> Any:
@@ -222,6 +234,9 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "CorruptBlobError",
+    "DataSchemaError",
+    "DatasetNotFoundError",
+    "DatasetVersionNotFoundError",
     "Experiment",
     "ExperimentNotFoundError",
     "IntegrityError",
@@ -241,6 +256,7 @@ __all__ = [
     "Param",
     "ParamConflictError",
     "RegisteredModelNotFoundError",
+    "RemoteError",
     "Run",
     "RunData",
     "RunInfo",
@@ -278,8 +294,10 @@ __all__ = [
     "log_bytes",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
+    "log_output",
     "log_param",
     "log_params",
     "log_table",

@@ -43,6 +43,9 @@ def demo(
                 "champion_version": result.champion_version,
                 "challenger_version": result.challenger_version,
                 "champion_rmse": result.champion_rmse,
+                "dataset": result.dataset_uri,
+                "new_day_errors": result.new_day_errors,
+                "new_day_warnings": result.new_day_warnings,
                 "runs": runs,
             }
         )
@@ -77,6 +80,11 @@ def demo(
         f"{result.champion_rmse:.3f}"
     )
     typer.echo(
+        f"training data: {result.dataset_uri} (schema and profile kept with it); a later day "
+        f"of data has {result.new_day_errors} errors and {result.new_day_warnings} warnings "
+        "against it"
+    )
+    typer.echo(
         f"next: loopml runs show {best.info.run_id}   |   loopml models show "
-        f"{result.model_name}   |   loopml models card {result.model_name}@champion"
+        f"{result.model_name}   |   loopml data show {result.dataset_uri.split(':/')[1]}"
     )

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from loopml.cli import artifacts, demo, experiments, models, runs, server
+from loopml.cli import artifacts, data, demo, experiments, models, runs, server
 
 app = typer.Typer(
     name="loopml",
@@ -19,6 +19,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(models.app, name="models")
+app.add_typer(data.app, name="data")
 app.command("demo")(demo.demo)
 app.command("server")(server.server)
 

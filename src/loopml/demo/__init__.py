@@ -16,10 +16,11 @@ from typing import Any
 
 from loopml.errors import ConfigurationError
 
-__all__ = ["DEMO_EXPERIMENT", "DEMO_MODEL", "DemoResult", "make_rides", "run_demo"]
+__all__ = ["DEMO_DATASET", "DEMO_EXPERIMENT", "DEMO_MODEL", "DemoResult", "make_rides", "run_demo"]
 
 DEMO_EXPERIMENT = "loopml-demo"
 DEMO_MODEL = "ride-fares"
+DEMO_DATASET = "rides"
 GRID: tuple[dict[str, float | int], ...] = (
     {"learning_rate": 0.3, "max_depth": 2, "n_estimators": 60},
     {"learning_rate": 0.1, "max_depth": 3, "n_estimators": 120},
@@ -41,6 +42,9 @@ class DemoResult:
     champion_version: int = 0
     challenger_version: int | None = None
     champion_rmse: float = float("nan")  # recomputed from the model loaded by its alias
+    dataset_uri: str = ""  # the training data's version
+    new_day_errors: int = 0  # anomalies found in a later day of data, against that version
+    new_day_warnings: int = 0
 
 
 def make_rides(n: int = 4000, seed: int = 7) -> Any:
@@ -125,6 +129,10 @@ def run_demo(
     )
     exp = lm.set_experiment(DEMO_EXPERIMENT)
     result = DemoResult(exp.experiment_id)
+    # The training data becomes a dataset version (Parquet + schema + profile), and every
+    # run records that it read it.
+    data = lm.data.log_dataset(DEMO_DATASET, rides, description="synthetic ride fares")
+    result.dataset_uri = data.uri
     total = len(GRID)
     for i, params in enumerate(GRID):
         name = f"gbm-lr{params['learning_rate']}-d{params['max_depth']}"
@@ -134,6 +142,7 @@ def run_demo(
             run_name=name, tags={"team": "pricing", "model": "GradientBoostingRegressor"}
         ) as run:
             lm.log_params(params)
+            lm.log_input(data, context="training")
             lm.log_dict({"features": FEATURES, "target": "fare"}, "features.json")
             model = GradientBoostingRegressor(random_state=7, **params).fit(x_train, y_train)
             for step, pred in enumerate(model.staged_predict(x_val)):
@@ -165,6 +174,11 @@ def run_demo(
     result.best_run_id = best.info.run_id
     result.best_rmse = best.data.metrics["rmse"]
     _promote(result, ranked, x_val, y_val)
+    # A later day: more airport rides and a surge the training data never saw.
+    later = make_rides(800, seed=8)
+    later["surge"] = later["surge"] * 1.8
+    report = lm.data.validate(later, data)
+    result.new_day_errors, result.new_day_warnings = len(report.errors), len(report.warnings)
     if on_progress:
         on_progress("done", total + 1, total + 1)
     return result

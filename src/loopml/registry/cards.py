@@ -22,7 +22,7 @@ from loopml.errors import LoopmlError
 from loopml.models import Manifest, TensorSpec, read_manifest
 
 if TYPE_CHECKING:
-    from loopml.entities import Run
+    from loopml.entities import LineageEdge, Run
     from loopml.entities._registry import Approval, ModelVersion, RegisteredModel
     from loopml.registry.client import RegistryClient
 
@@ -212,7 +212,8 @@ def build_card(registry: RegistryClient, uri: str) -> ModelCard:
     )
     _owner_sections(card, version, model)
     _model_section(card, manifest)
-    _run_sections(card, run)
+    lineage = registry.store.list_lineage(run_id=run.info.run_id) if run is not None else []
+    _run_sections(card, run, lineage)
     _approval_section(card, approvals)
     return card
 
@@ -278,7 +279,7 @@ def _model_section(card: ModelCard, manifest: Manifest | LoopmlError) -> None:
     card.tables["Signature"] = (["", "name", "type", "shape", "nullable"], table)
 
 
-def _run_sections(card: ModelCard, run: Run | None) -> None:
+def _run_sections(card: ModelCard, run: Run | None, lineage: Sequence[LineageEdge] = ()) -> None:
     if run is None:
         card.sections.append(
             ("Training run", [("", "No training run is linked or it was deleted.")])
@@ -308,7 +309,11 @@ def _run_sections(card: ModelCard, run: Run | None) -> None:
             ["metric", "last value"],
             [[k, _fmt(v)] for k, v in sorted(run.data.metrics.items())],
         )
-    inputs = _data_inputs(tags)
+    inputs = [
+        (edge.uri, f"{edge.direction.value}, {edge.role}" if edge.role else edge.direction.value)
+        for edge in lineage
+        if edge.uri.startswith("datasets:/")
+    ] + _data_inputs(tags)
     card.sections.append(
         (
             "Data",

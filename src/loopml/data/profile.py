@@ -1,0 +1,243 @@
+"""Column profiles of a table: what the monitoring cycle compares production data against.
+
+``profile_table(table)`` computes, per column, with Arrow compute kernels and NumPy (no
+per-row Python):
+
+- every column: Arrow type, kind, row count, nulls, distinct non-null values (exact);
+- numbers: NaN count, min, max, mean, standard deviation (population), the 101 percentiles
+  0..100 (enough to approximate a KS statistic or a Wasserstein distance against later data
+  without the reference rows), and a histogram of 20 equal-width bins between min and max.
+  The bin edges are fixed with the reference: later data is counted in the same bins with
+  :func:`bin_counts`, values outside going to ``below``/``above``;
+- strings, categories and booleans: the 50 most frequent values with their counts (ties in
+  value order) and ``other``, the count of the remaining non-null values;
+- dates and times: min and max as ISO text.
+
+NaN is not a null in Arrow; it is counted in ``nan`` and left out of the statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from loopml.errors import InvalidInputError
+
+__all__ = ["ColumnProfile", "TableProfile", "bin_counts", "column_kind", "profile_table"]
+
+BINS = 20
+TOP = 50
+PERCENTILES = tuple(range(101))
+
+
+def column_kind(arrow_type: pa.DataType) -> str:
+    """``integer``, ``float``, ``boolean``, ``string``, ``categorical``, ``datetime`` or
+    ``other`` for an Arrow type."""
+    if pa.types.is_integer(arrow_type):
+        return "integer"
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "float"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    if pa.types.is_dictionary(arrow_type):
+        return "categorical"
+    if pa.types.is_temporal(arrow_type):
+        return "datetime"
+    return "other"
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """The profile of one column (fields that do not apply to its kind are None)."""
+
+    name: str
+    type: str
+    kind: str
+    count: int
+    nulls: int
+    distinct: int
+    nan: int = 0
+    min: float | str | None = None
+    max: float | str | None = None
+    mean: float | None = None
+    std: float | None = None
+    quantiles: tuple[float, ...] | None = None
+    histogram: Mapping[str, Any] | None = None  # {"edges": [...], "counts": [...]}
+    top: tuple[tuple[str, int], ...] | None = None
+    other: int | None = None
+
+    @property
+    def null_fraction(self) -> float:
+        """Nulls over rows (0 for an empty column)."""
+        return self.nulls / self.count if self.count else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, with None fields left out."""
+        data = asdict(self)
+        if self.quantiles is not None:
+            data["quantiles"] = list(self.quantiles)
+        if self.top is not None:
+            data["top"] = [[v, c] for v, c in self.top]
+        if self.histogram is not None:
+            data["histogram"] = {k: list(v) for k, v in self.histogram.items()}
+        return {k: v for k, v in data.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ColumnProfile:
+        """The inverse of :meth:`to_dict`."""
+        values = dict(data)
+        if values.get("quantiles") is not None:
+            values["quantiles"] = tuple(float(q) for q in values["quantiles"])
+        if values.get("top") is not None:
+            values["top"] = tuple((str(v), int(c)) for v, c in values["top"])
+        if values.get("histogram") is not None:
+            values["histogram"] = {
+                "edges": [float(e) for e in values["histogram"]["edges"]],
+                "counts": [int(c) for c in values["histogram"]["counts"]],
+            }
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TableProfile:
+    """Profiles of every column of a table, in column order."""
+
+    rows: int
+    columns: tuple[ColumnProfile, ...] = field(default_factory=tuple)
+
+    def column(self, name: str) -> ColumnProfile:
+        """One column's profile.
+
+        Raises:
+            InvalidInputError: no such column (the message lists the columns).
+        """
+        for column in self.columns:
+            if column.name == name:
+                return column
+        names = ", ".join(c.name for c in self.columns) or "none"
+        raise InvalidInputError(f"the profile has no column {name!r}; its columns: {names}")
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in order."""
+        return [c.name for c in self.columns]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able."""
+        return {"rows": self.rows, "columns": [c.to_dict() for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TableProfile:
+        """The inverse of :meth:`to_dict`."""
+        return cls(int(data["rows"]), tuple(ColumnProfile.from_dict(c) for c in data["columns"]))
+
+
+def bin_counts(values: Any, edges: Sequence[float]) -> tuple[np.ndarray, int, int]:
+    """Counts of finite values in the bins ``edges`` define (the last bin includes its right
+    edge), and how many fell below the first edge and above the last.
+
+    Args:
+        values: a NumPy array or Arrow array of numbers (nulls and NaN are ignored).
+    """
+    array = _finite(values)
+    edges_arr = np.asarray(edges, dtype=float)
+    below = int(np.count_nonzero(array < edges_arr[0]))
+    above = int(np.count_nonzero(array > edges_arr[-1]))
+    inside = array[(array >= edges_arr[0]) & (array <= edges_arr[-1])]
+    if len(edges_arr) == 2 and edges_arr[0] == edges_arr[1]:
+        return np.array([inside.size]), below, above
+    counts, _ = np.histogram(inside, bins=edges_arr)
+    return counts, below, above
+
+
+def _finite(values: Any) -> np.ndarray:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        values = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    array: np.ndarray = np.asarray(values, dtype=float)
+    finite: np.ndarray = array[np.isfinite(array)]
+    return finite
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _numeric(column: pa.ChunkedArray, base: dict[str, Any]) -> ColumnProfile:
+    values = _finite(column)
+    nan = int(column.length() - column.null_count - values.size)
+    if values.size == 0:
+        return ColumnProfile(**base, nan=nan)
+    low, high = float(values.min()), float(values.max())
+    edges = [low, high] if low == high else np.linspace(low, high, BINS + 1).tolist()
+    counts, _, _ = bin_counts(values, edges)
+    return ColumnProfile(
+        **base,
+        nan=nan,
+        min=low,
+        max=high,
+        mean=float(values.mean()),
+        std=float(values.std()),
+        quantiles=tuple(float(q) for q in np.percentile(values, PERCENTILES)),
+        histogram={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+    )
+
+
+def _categorical(column: pa.ChunkedArray, base: dict[str, Any]) -> ColumnProfile:
+    if pa.types.is_dictionary(column.type):
+        column = pc.cast(column, column.type.value_type)
+    text = pc.cast(column, pa.string())
+    counts = pc.value_counts(text.drop_null()) if text.null_count < len(text) else None
+    if counts is None or len(counts) == 0:
+        return ColumnProfile(**base, top=(), other=0)
+    values = counts.field("values").to_pylist()
+    freq = counts.field("counts").to_numpy()
+    order = sorted(range(len(values)), key=lambda i: (-int(freq[i]), values[i]))
+    top = tuple((str(values[i]), int(freq[i])) for i in order[:TOP])
+    other = int(freq.sum()) - sum(c for _, c in top)
+    return ColumnProfile(**base, top=top, other=other)
+
+
+def _profile_column(name: str, column: pa.ChunkedArray) -> ColumnProfile:
+    kind = column_kind(column.type)
+    nulls = column.null_count
+    distinct = int(pc.count_distinct(column, mode="only_valid").as_py()) if len(column) else 0
+    base: dict[str, Any] = {
+        "name": name,
+        "type": str(column.type),
+        "kind": kind,
+        "count": len(column),
+        "nulls": nulls,
+        "distinct": distinct,
+    }
+    if kind in ("integer", "float"):
+        return _numeric(column, base)
+    if kind in ("string", "categorical", "boolean"):
+        return _categorical(column, base)
+    if kind == "datetime" and nulls < len(column):
+        bounds = pc.min_max(column)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        return ColumnProfile(**base, min=_iso(low), max=_iso(high))
+    return ColumnProfile(**base)
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def profile_table(table: pa.Table) -> TableProfile:
+    """Profile every column of an Arrow table."""
+    return TableProfile(
+        table.num_rows,
+        tuple(_profile_column(n, table.column(n)) for n in table.column_names),
+    )
