@@ -19,6 +19,7 @@ VENVS = Path(__file__).resolve().parent / ".venvs"
 # peer -> pip requirement. A pin is `name==version`; the venv is refilled when it differs.
 PINS: dict[str, str] = {
     "mlflow": "mlflow==3.17.2",
+    "dvc": "dvc==3.67.1",
 }
 
 
