@@ -184,3 +184,32 @@ def test_the_html_report_escapes_values(tmp_path: Path) -> None:
     page = (tmp_path / "report.html").read_text()
     assert "&lt;script&gt;" in page and "<script>" not in page and "FAILED" in page
     assert json.loads(report.to_json())["errors"] == len(report.errors)
+
+
+def test_cli_validate_exit_codes_and_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loopml.cli.main import main
+
+    lm.data.log_dataset("rides", _rides())
+    good, bad = tmp_path / "good.parquet", tmp_path / "bad.parquet"
+    _rides(seed=7).to_parquet(good)
+    _rides(seed=8).drop(columns=["city"]).to_parquet(bad)
+    assert main(["data", "validate", str(good), "--against", "rides@1"]) == 0
+    capsys.readouterr()
+    html = tmp_path / "report.html"
+    assert (
+        main(["data", "validate", str(bad), "--against", "rides", "--html", str(html), "--json"])
+        == 1
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert ("city", "missing_column") in {(a["column"], a["kind"]) for a in report["anomalies"]}
+    assert "missing_column" in html.read_text()
+    schema_file = tmp_path / "schema.yaml"
+    assert main(["data", "schema", "show", "rides@1"]) == 0
+    schema_file.write_text(
+        capsys.readouterr().out.replace("allow_extra_columns: false", "allow_extra_columns: true")
+    )
+    assert main(["data", "validate", str(good), "--schema", str(schema_file)]) == 0
+    assert main(["data", "validate", str(good)]) == 2  # neither --against nor --schema

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from loopml.cli import artifacts, data, demo, experiments, models, runs, server
+from loopml.cli import artifacts, data, demo, evaluation, experiments, models, runs, server
 
 app = typer.Typer(
     name="loopml",
@@ -21,6 +21,8 @@ app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(models.app, name="models")
 app.add_typer(data.app, name="data")
 app.command("demo")(demo.demo)
+app.command("evaluate")(evaluation.evaluate)
+app.command("gate")(evaluation.gate)
 app.command("server")(server.server)
 
 
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     from loopml.errors import LoopmlError
 
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns the code of a `typer.Exit(code)`.
+        code = app(args=argv, standalone_mode=False)
     except LoopmlError as exc:
         from loopml.cli._output import print_error
 
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
