@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from loopml import data as data
+    from loopml import evaluation as evaluation
     from loopml import models as models
     from loopml import registry as registry
     from loopml.config import Settings, load_settings
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
         UnsupportedModelError,
         ValueTooLongError,
     )
+    from loopml.evaluation import evaluate, gate
     from loopml.tracking.api import (
         create_experiment,
         delete_experiment,
@@ -127,6 +129,8 @@ _EXPORTS: dict[str, str] = {
     "DatasetVersionNotFoundError": "loopml.errors",
     "RemoteError": "loopml.errors",
     "log_input": "loopml.data",
+    "evaluate": "loopml.evaluation",
+    "gate": "loopml.evaluation",
     "log_output": "loopml.data",
     "ArtifactRecord": "loopml.entities",
     "ConfigurationError": "loopml.errors",
@@ -206,7 +210,7 @@ _EXPORTS: dict[str, str] = {
 
 
 # Subpackages reached as attributes: lm.data.load(…), lm.models.load(…), lm.registry.register(…).
-_SUBMODULES = frozenset({"data", "models", "registry"})
+_SUBMODULES = frozenset({"data", "evaluation", "models", "registry"})
 
 
 def __getattr__(name: str) -> Any:
@@ -280,7 +284,9 @@ __all__ = [
     "delete_tag",
     "download_artifacts",
     "end_run",
+    "evaluate",
     "flush",
+    "gate",
     "get_experiment",
     "get_experiment_by_name",
     "get_metric_history",

@@ -50,6 +50,8 @@ class Settings:
         s3_endpoint_url: endpoint of an S3-compatible server (empty: AWS's default).
         allow_unapproved_champion: let the registry set the ``champion`` alias on a version
             that is not approved.
+        require_passing_gate: approve a model version only when its latest release-gate
+            verdict (``loopml gate``) passed.
         user: who the model registry's audit log names for changes made from this process
             (empty: the login name).
     """
@@ -66,6 +68,7 @@ class Settings:
     http_timeout: float = 30.0
     s3_endpoint_url: str = ""
     allow_unapproved_champion: bool = False
+    require_passing_gate: bool = False
     user: str = ""
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 

@@ -46,6 +46,8 @@ def demo(
                 "dataset": result.dataset_uri,
                 "new_day_errors": result.new_day_errors,
                 "new_day_warnings": result.new_day_warnings,
+                "evaluation_run_id": result.evaluation_run_id,
+                "challenger_gate_passed": result.challenger_gate_passed,
                 "runs": runs,
             }
         )
@@ -79,6 +81,12 @@ def demo(
         f"champion; loaded back by models:/{result.model_name}@champion, validation RMSE "
         f"{result.champion_rmse:.3f}"
     )
+    if result.challenger_gate_passed is not None:
+        word = "passed" if result.challenger_gate_passed else "failed"
+        typer.echo(
+            f"evaluated the champion on held-out data by slice (run {result.evaluation_run_id}); "
+            f"the challenger {word} its gate against the champion"
+        )
     typer.echo(
         f"training data: {result.dataset_uri} (schema and profile kept with it); a later day "
         f"of data has {result.new_day_errors} errors and {result.new_day_warnings} warnings "

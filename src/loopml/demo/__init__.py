@@ -45,6 +45,8 @@ class DemoResult:
     dataset_uri: str = ""  # the training data's version
     new_day_errors: int = 0  # anomalies found in a later day of data, against that version
     new_day_warnings: int = 0
+    evaluation_run_id: str = ""  # the champion evaluated on the held-out data, by slice
+    challenger_gate_passed: bool | None = None  # the runner-up gated against the champion
 
 
 def make_rides(n: int = 4000, seed: int = 7) -> Any:
@@ -174,6 +176,24 @@ def run_demo(
     result.best_run_id = best.info.run_id
     result.best_rmse = best.data.metrics["rmse"]
     _promote(result, ranked, x_val, y_val)
+    # The champion evaluated on the held-out rows (a dataset version of their own), by slice;
+    # then the runner-up gated against it: it must not be worse, so it fails the gate.
+    holdout = lm.data.log_dataset(f"{DEMO_DATASET}-holdout", x_val.assign(fare=y_val))
+    champion_uri = f"models:/{result.model_name}@champion"
+    evaluation = lm.evaluate(
+        champion_uri, holdout, target="fare", task="regression", slices=["is_airport", "passengers"]
+    )
+    result.evaluation_run_id = evaluation.run_id or ""
+    if result.challenger_version is not None:
+        verdict = lm.gate(
+            f"models:/{result.model_name}/{result.challenger_version}",
+            against=champion_uri,
+            policy={"rmse": {"max_relative_increase": 0.0}, "slices.is_airport.rmse": {"max": 5.0}},
+            data=holdout,
+            target="fare",
+            task="regression",
+        )
+        result.challenger_gate_passed = verdict.passed
     # A later day: more airport rides and a surge the training data never saw.
     later = make_rides(800, seed=8)
     later["surge"] = later["surge"] * 1.8

@@ -10,10 +10,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DATASET_INPUTS_TAG", "json_list_tag", "json_object_tag"]
+__all__ = ["DATASET_INPUTS_TAG", "GATE_TAG", "json_list_tag", "json_object_tag"]
 
 # Dataset inputs a run recorded (through MLflow's log-inputs), as a JSON list.
 DATASET_INPUTS_TAG = "loopml.mlflow.inputs"
+# The latest release-gate verdict of a model version, as a JSON object with "passed".
+GATE_TAG = "loopml.gate"
 
 
 def _loads(raw: str | None) -> Any:

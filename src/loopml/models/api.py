@@ -387,6 +387,33 @@ class LoadedModel:
             data = enforce(self.signature.inputs, data, extra_columns or self.extra_columns)
         return self._flavor.predict(self._raw, data, options)
 
+    @property
+    def has_proba(self) -> bool:
+        """True when the native model gives class probabilities (``predict_proba``)."""
+        return callable(getattr(self.raw, "predict_proba", None))
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """The class labels of a classifier, in the order of :meth:`predict_proba`'s columns."""
+        classes = getattr(self.raw, "classes_", None)
+        return None if classes is None else list(classes)
+
+    def predict_proba(self, data: Any, extra_columns: ExtraColumns | None = None) -> Any:
+        """Class probabilities (one column per class in :attr:`classes`), input checked
+        against the signature like :meth:`predict`.
+
+        Raises:
+            InvalidInputError: the model gives no probabilities.
+            SignatureError: the data does not fit the signature.
+        """
+        if not self.has_proba:
+            raise InvalidInputError(
+                f"this {self.flavor} model has no predict_proba; it gives labels or values only"
+            )
+        if self.signature is not None:
+            data = enforce(self.signature.inputs, data, extra_columns or self.extra_columns)
+        return self.raw.predict_proba(data)
+
 
 def _check_libraries(manifest: Manifest) -> None:
     modules: Mapping[str, str] = manifest.loader.get("modules") or {}

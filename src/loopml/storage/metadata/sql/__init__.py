@@ -20,4 +20,5 @@ def open_sql_store(uri: str, settings: Settings) -> SqlMetadataStore:
         uri,
         busy_timeout_ms=settings.sqlite_busy_timeout,
         allow_unapproved_champion=settings.allow_unapproved_champion,
+        require_passing_gate=settings.require_passing_gate,
     )

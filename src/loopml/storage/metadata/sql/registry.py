@@ -25,6 +25,7 @@ from loopml.entities._registry import (
     RegisteredModel,
     VersionStatus,
 )
+from loopml.entities.tags import GATE_TAG, json_object_tag
 from loopml.entities.validation import check_key, check_run_id, check_tag_value
 from loopml.errors import (
     AlreadyExistsError,
@@ -117,6 +118,7 @@ class SqlRegistryMixin(RegistryStore):
     engine: Engine
     _insert: Callable[..., Any]
     allow_unapproved_champion: bool = False
+    require_passing_gate: bool = False
 
     # -- helpers -----------------------------------------------------------------------
     def _change(self, actor: str) -> AbstractContextManager[Connection]:
@@ -260,6 +262,20 @@ class SqlRegistryMixin(RegistryStore):
                 f"model {name!r} has no alias {alias!r} (its aliases: {known})"
             )
         return model.aliases[alias]
+
+    @staticmethod
+    def _check_gate(conn: Connection, name: str, version: int) -> None:
+        """Refuse approval unless the version's latest gate verdict passed."""
+        raw = conn.execute(
+            select(_VTAGS.c.value).where(*_of(_VTAGS, name, version), _VTAGS.c.key == GATE_TAG)
+        ).scalar()
+        verdict = json_object_tag({GATE_TAG: raw} if raw else {}, GATE_TAG)
+        if not verdict or verdict.get("passed") is not True:
+            state = "failed its release gate" if verdict else "has no release-gate verdict"
+            raise InvalidStateError(
+                f"version {version} of model {name!r} {state}, and this registry requires a "
+                f"passing gate to approve; run `loopml gate models:/{name}/{version} …` first"
+            )
 
     # -- registered models -------------------------------------------------------------
     def create_registered_model(
@@ -574,6 +590,8 @@ class SqlRegistryMixin(RegistryStore):
                         f"must be approved; point {held[0]!r} at another approved version (or "
                         f"delete the alias) before moving it to {target.value}"
                     )
+            if target is VersionStatus.APPROVED and self.require_passing_gate:
+                self._check_gate(conn, name, row.version)
             if not current.can_move_to(target):
                 allowed = sorted(s.value for s in VersionStatus if current.can_move_to(s))
                 raise InvalidStateError(

@@ -150,13 +150,20 @@ class SqlMetadataStore(SqlDatasetMixin, SqlRegistryMixin, MetadataStore):
         busy_timeout_ms: how long SQLite waits for another process's write lock.
         allow_unapproved_champion: let the alias ``champion`` point at a version that is
             not approved.
+        require_passing_gate: approve only versions whose latest release-gate verdict
+            (tag ``loopml.gate``) passed.
     """
 
     def __init__(
-        self, url: str, busy_timeout_ms: int = 60_000, allow_unapproved_champion: bool = False
+        self,
+        url: str,
+        busy_timeout_ms: int = 60_000,
+        allow_unapproved_champion: bool = False,
+        require_passing_gate: bool = False,
     ) -> None:
         self.url = url
         self.allow_unapproved_champion = allow_unapproved_champion
+        self.require_passing_gate = require_passing_gate
         self.engine = make_engine(url, busy_timeout_ms)
         upgrade_schema(self.engine)
         dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
