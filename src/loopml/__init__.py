@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from loopml import data as data
     from loopml import evaluation as evaluation
     from loopml import models as models
+    from loopml import pipelines as pipelines
     from loopml import registry as registry
     from loopml.config import Settings, load_settings
     from loopml.data import log_input, log_output
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
         ValueTooLongError,
     )
     from loopml.evaluation import evaluate, gate
+    from loopml.pipelines import pipeline, step
     from loopml.tracking.api import (
         create_experiment,
         delete_experiment,
@@ -131,6 +133,8 @@ _EXPORTS: dict[str, str] = {
     "log_input": "loopml.data",
     "evaluate": "loopml.evaluation",
     "gate": "loopml.evaluation",
+    "pipeline": "loopml.pipelines",
+    "step": "loopml.pipelines",
     "log_output": "loopml.data",
     "ArtifactRecord": "loopml.entities",
     "ConfigurationError": "loopml.errors",
@@ -210,7 +214,7 @@ _EXPORTS: dict[str, str] = {
 
 
 # Subpackages reached as attributes: lm.data.load(…), lm.models.load(…), lm.registry.register(…).
-_SUBMODULES = frozenset({"data", "evaluation", "models", "registry"})
+_SUBMODULES = frozenset({"data", "evaluation", "models", "pipelines", "registry"})
 
 
 def __getattr__(name: str) -> Any:
@@ -308,6 +312,7 @@ __all__ = [
     "log_params",
     "log_table",
     "log_text",
+    "pipeline",
     "rename_experiment",
     "restore_experiment",
     "restore_run",
@@ -319,4 +324,5 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "step",
 ]

@@ -13,6 +13,7 @@ errors in one place instead of guessing::
      │    ├── InvalidUriError                      runs:/…, models:/…, tracking URIs
      │    ├── SignatureError                       data that does not fit a model's signature
      │    ├── DataSchemaError                      a dataset schema file that cannot be used
+     │    ├── PipelineDefinitionError              a step used outside a pipeline, a bad input
      │    └── UnsupportedModelError                a model object no flavor can save
      ├── NotFoundError (404, exit 3)
      │    ├── ExperimentNotFoundError
@@ -32,6 +33,7 @@ errors in one place instead of guessing::
      ├── StoreError (503, exit 6)                  a store could not be reached or written
      │    ├── SchemaVersionError                   the database is newer than this loopml
      │    └── RemoteError                          a data remote failed mid-transfer
+     ├── StepFailedError (500, exit 1)             a pipeline step raised (after its retries)
      ├── ModelLoadError (400, exit 2)              a model that cannot be loaded here
      └── ConfigurationError (400, exit 2)          a setting that cannot be used
 """
@@ -60,12 +62,14 @@ __all__ = [
     "ModelVersionNotFoundError",
     "NotFoundError",
     "ParamConflictError",
+    "PipelineDefinitionError",
     "RegisteredModelNotFoundError",
     "RemoteError",
     "RunNotFoundError",
     "SchemaVersionError",
     "SearchSyntaxError",
     "SignatureError",
+    "StepFailedError",
     "StoreError",
     "UnsupportedModelError",
     "ValueTooLongError",
@@ -132,6 +136,10 @@ class UnsupportedModelError(InvalidInputError):
 
 class DataSchemaError(InvalidInputError):
     """A dataset schema (YAML or dict) is malformed: an unknown key, type or bound."""
+
+
+class PipelineDefinitionError(InvalidInputError):
+    """A pipeline cannot be built: a step called outside one, an input from elsewhere, …"""
 
 
 class NotFoundError(LoopmlError):
@@ -208,6 +216,13 @@ class CorruptBlobError(IntegrityError):
 
 class ModelIntegrityError(IntegrityError):
     """A packaged model's file is missing, extra or does not match its recorded digest."""
+
+
+class StepFailedError(LoopmlError):
+    """A pipeline step raised (after its retries); the run is marked failed, and the
+    outputs of the steps that finished are kept for ``resume``."""
+
+    code = "STEP_FAILED"
 
 
 class ModelLoadError(LoopmlError):

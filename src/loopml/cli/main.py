@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from loopml.cli import artifacts, data, demo, evaluation, experiments, models, runs, server
+from loopml.cli import (
+    artifacts,
+    data,
+    demo,
+    evaluation,
+    experiments,
+    models,
+    pipeline,
+    runs,
+    server,
+)
 
 app = typer.Typer(
     name="loopml",
@@ -20,6 +30,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(models.app, name="models")
 app.add_typer(data.app, name="data")
+app.add_typer(pipeline.app, name="pipeline")
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluation.evaluate)
 app.command("gate")(evaluation.gate)

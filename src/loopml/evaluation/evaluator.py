@@ -307,7 +307,7 @@ def evaluate(
 
 
 def _log(result: EvaluationResult, version: DatasetVersion | None, run_name: str | None) -> str:
-    import loopml as lm
+    from loopml.evaluation import _lm as lm
 
     metrics = {**result.metrics, **result.latency}
     for s in result.by_slice:

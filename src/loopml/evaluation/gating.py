@@ -308,7 +308,7 @@ def _defaults(
 ) -> tuple[Any, str, str, list[str]]:
     if data is not None and target is not None:
         return data, target, task or _task_hint(candidate, data, target), list(sensitive)
-    import loopml as lm
+    from loopml.evaluation import _lm as lm
 
     experiments = [e.experiment_id for e in lm.search_experiments()]
     quoted = candidate.replace("'", "\\'")
@@ -346,8 +346,8 @@ def _task_hint(candidate: str, data: Any, target: str) -> str:
 
 def _record(verdict: Verdict) -> None:
     """Log the verdict as a run, and set it on the candidate's registered version."""
-    import loopml as lm
     from loopml.errors import InvalidUriError
+    from loopml.evaluation import _lm as lm
 
     nested = lm.active_run() is not None
     with lm.start_run(run_name=f"gate {verdict.candidate}"[:250], nested=nested) as run:
