@@ -294,3 +294,30 @@ def test_cli_run_runs_show_and_resume(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["pipeline", "run", target, "-p", "epochs=3"]) == 2
     assert "no parameter" in capsys.readouterr().err
     assert main(["pipeline", "run", "tests.pipelines.flows:nothing"]) == 2
+
+
+@step(resources={"cpu": 1})
+def heavy_square(value: int) -> int:
+    return value * value
+
+
+@pipeline
+def ray_fan_out(count: int = 4):
+    flows.total(heavy_square.map(flows.numbers(count)))
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_ray_executor_runs_steps_as_ray_tasks() -> None:
+    ray = pytest.importorskip("ray", reason="pip install 'loopml[ray]'")
+    try:
+        run = ray_fan_out.run("ray", count=5)
+        assert run.output("total") == sum(i * i for i in range(5))
+        assert [r.state for r in run.steps if r.node == "heavy_square"] == ["finished"] * 5
+        assert ray.is_initialized()  # a local Ray instance, started for the run
+        trained = flows.training.run("ray", cache=False, n=80)
+        train = next(r for r in trained.steps if r.node == "train")
+        assert lm.get_run(train.run_id).data.metrics["rows"] == 80  # logged from the task
+        assert trained.output("score")["coef"] == pytest.approx(2.0)
+    finally:
+        ray.shutdown()
