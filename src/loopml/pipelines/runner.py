@@ -120,6 +120,7 @@ class _Run:
         self.records: list[StepRecord] = []
         self.failed: set[str] = set()
         self._codes: dict[int, str] = {}
+        self._experiments: list[str] | None = None
 
     def code(self, node: Node) -> str:
         key = id(node.step)
@@ -137,9 +138,10 @@ class _Run:
             return self.resume[key]
         if not use_cache:
             return None
-        experiments = [e.experiment_id for e in self.client.search_experiments()]
+        if self._experiments is None:
+            self._experiments = [e.experiment_id for e in self.client.search_experiments()]
         found = self.client.search_runs(
-            experiments,
+            self._experiments,
             # the original execution, not an earlier run that reused it
             f"tags.`{S}cache_key` = '{key}' and attributes.status = 'FINISHED' "
             f"and tags.`{S}cache` != 'hit'",
@@ -170,9 +172,8 @@ class _Run:
 
 def _tasks(state: _Run, node: Node) -> list[tuple[int | None, dict[str, Any], dict[str, Any]]]:
     """(item index, literals, inputs-as-values-or-refs) for each execution of a node."""
-    inputs: dict[str, Any] = {}
-    for arg, upstream in node.inputs.items():
-        inputs[arg] = state.outputs[upstream] if not state.in_process else state.value(upstream)
+    # Upstream names for now: values (or refs) are fetched only for executions that run.
+    inputs: dict[str, Any] = dict(node.inputs)
     if node.map_arg is None:
         return [(None, dict(node.params), inputs)]
     items = node.map_over if isinstance(node.map_over, list) else state.value(str(node.map_over))
@@ -351,6 +352,10 @@ def _execute(state: _Run, runner: Any) -> None:
                     )
                     continue
                 state.client.set_tag(run_id, f"{S}cache", "miss" if use_cache else "off")
+                inputs = {
+                    arg: state.value(up) if state.in_process else state.outputs[up]
+                    for arg, up in inputs.items()
+                }
                 spec = TaskSpec(
                     node.step.fn,
                     node.step.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import time
 import uuid
@@ -11,7 +12,6 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -166,7 +166,9 @@ class SqlMetadataStore(SqlDatasetMixin, SqlRegistryMixin, MetadataStore):
         self.require_passing_gate = require_passing_gate
         self.engine = make_engine(url, busy_timeout_ms)
         upgrade_schema(self.engine)
-        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        # Only the dialect in use is imported (PostgreSQL's pulls in asyncio and asyncpg).
+        name = "sqlite" if self.engine.dialect.name == "sqlite" else "postgresql"
+        dialect = importlib.import_module(f"sqlalchemy.dialects.{name}")
         self._insert = dialect.insert
         mark = self._mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._metric_insert_sql = (
