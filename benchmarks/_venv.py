@@ -20,6 +20,8 @@ VENVS = Path(__file__).resolve().parent / ".venvs"
 PINS: dict[str, str] = {
     "mlflow": "mlflow==3.17.2",
     "dvc": "dvc==3.67.1",
+    "metaflow": "metaflow==2.19.39",
+    "zenml": "zenml[local]==0.98.0",
 }
 
 
@@ -45,6 +47,7 @@ def peer_version(python: Path, distribution: str) -> str:
 
 def _satisfied(python: Path, requirement: str, module: str) -> bool:
     name, _, pinned = requirement.partition("==")
+    name = name.split("[", 1)[0]  # "zenml[local]" is the distribution "zenml"
     if pinned and peer_version(python, name.strip()) != pinned.strip():
         return False
     return _run([str(python), "-c", f"import {module}"]).returncode == 0
@@ -65,7 +68,9 @@ def peer_python(peer: str, requirement: str | None = None, import_name: str | No
     venv = VENVS / peer
     python = venv / "bin" / "python"
     module = import_name or peer
-    if python.exists() and _satisfied(python, requirement, module):
+    marker = venv / "loopml-benchmark-pin.txt"  # extras are not visible in the version
+    pinned_before = marker.read_text() if marker.exists() else ""
+    if python.exists() and pinned_before == requirement and _satisfied(python, requirement, module):
         return python
     steps = []
     if not python.exists():
@@ -82,4 +87,5 @@ def peer_python(peer: str, requirement: str | None = None, import_name: str | No
             )
     if not _satisfied(python, requirement, module):
         raise PeerInstallError(f"{requirement} installed into {venv} but `import {module}` fails")
+    marker.write_text(requirement)
     return python
