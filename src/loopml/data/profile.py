@@ -3,7 +3,8 @@
 ``profile_table(table)`` computes, per column, with Arrow compute kernels and NumPy (no
 per-row Python):
 
-- every column: Arrow type, kind, row count, nulls, distinct non-null values (exact);
+- every column: Arrow type, kind, row count, nulls, distinct non-null values (exact; None
+  for nested types such as lists and structs, which Arrow cannot count);
 - numbers: NaN count, min, max, mean, standard deviation (population), the 101 percentiles
   0..100 (enough to approximate a KS statistic or a Wasserstein distance against later data
   without the reference rows), and a histogram of 20 equal-width bins between min and max.
@@ -11,16 +12,22 @@ per-row Python):
   :func:`bin_counts`, values outside going to ``below``/``above``;
 - strings, categories and booleans: the 50 most frequent values with their counts (ties in
   value order) and ``other``, the count of the remaining non-null values;
-- dates and times: min and max as ISO text.
+- dates and times (timestamps, dates, times of day): min and max as ISO text. Durations
+  and intervals are of kind ``other`` and get only the counts.
 
-NaN is not a null in Arrow; it is counted in ``nan`` and left out of the statistics.
+NaN is not a null in Arrow: NaN and infinities are counted in ``nan`` and left out of the
+statistics. Integers beyond 2**53 are converted to floats with rounding for the statistics.
+
+Profiles are stored as JSON (:meth:`TableProfile.to_dict`) and read back exactly with
+:meth:`TableProfile.from_dict`.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -29,7 +36,14 @@ import pyarrow.compute as pc
 
 from loopml.errors import InvalidInputError
 
-__all__ = ["ColumnProfile", "TableProfile", "bin_counts", "column_kind", "profile_table"]
+__all__ = [
+    "ColumnProfile",
+    "TableProfile",
+    "as_text",
+    "bin_counts",
+    "column_kind",
+    "profile_table",
+]
 
 BINS = 20
 TOP = 50
@@ -47,9 +61,16 @@ def column_kind(arrow_type: pa.DataType) -> str:
         return "boolean"
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return "string"
+    is_string_view = getattr(pa.types, "is_string_view", None)  # pyarrow >= 16
+    if is_string_view is not None and is_string_view(arrow_type):
+        return "string"
     if pa.types.is_dictionary(arrow_type):
         return "categorical"
-    if pa.types.is_temporal(arrow_type):
+    if (
+        pa.types.is_timestamp(arrow_type)
+        or pa.types.is_date(arrow_type)
+        or pa.types.is_time(arrow_type)
+    ):
         return "datetime"
     return "other"
 
@@ -63,7 +84,7 @@ class ColumnProfile:
     kind: str
     count: int
     nulls: int
-    distinct: int
+    distinct: int | None
     nan: int = 0
     min: float | str | None = None
     max: float | str | None = None
@@ -92,8 +113,20 @@ class ColumnProfile:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnProfile:
-        """The inverse of :meth:`to_dict`."""
+        """The inverse of :meth:`to_dict`.
+
+        Raises:
+            InvalidInputError: a key is unknown or a required one is missing.
+        """
         values = dict(data)
+        values.setdefault("distinct", None)  # left out when Arrow could not count it
+        unknown = set(values) - _COLUMN_FIELDS
+        missing = {"name", "type", "kind", "count", "nulls"} - set(values)
+        if unknown or missing:
+            raise InvalidInputError(
+                f"this is not a column profile (unknown keys: {sorted(unknown)}, missing keys: "
+                f"{sorted(missing)}); pass what ColumnProfile.to_dict() returned"
+            )
         if values.get("quantiles") is not None:
             values["quantiles"] = tuple(float(q) for q in values["quantiles"])
         if values.get("top") is not None:
@@ -104,6 +137,9 @@ class ColumnProfile:
                 "counts": [int(c) for c in values["histogram"]["counts"]],
             }
         return cls(**values)
+
+
+_COLUMN_FIELDS = {f.name for f in fields(ColumnProfile)}
 
 
 @dataclass(frozen=True)
@@ -136,7 +172,16 @@ class TableProfile:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TableProfile:
-        """The inverse of :meth:`to_dict`."""
+        """The inverse of :meth:`to_dict`.
+
+        Raises:
+            InvalidInputError: the mapping is not a profile.
+        """
+        if not isinstance(data, Mapping) or "rows" not in data or "columns" not in data:
+            raise InvalidInputError(
+                "this is not a table profile: it needs 'rows' and 'columns'; pass what "
+                "TableProfile.to_dict() returned"
+            )
         return cls(int(data["rows"]), tuple(ColumnProfile.from_dict(c) for c in data["columns"]))
 
 
@@ -145,7 +190,13 @@ def bin_counts(values: Any, edges: Sequence[float]) -> tuple[np.ndarray, int, in
     edge), and how many fell below the first edge and above the last.
 
     Args:
-        values: a NumPy array or Arrow array of numbers (nulls and NaN are ignored).
+        values: a NumPy array or Arrow array of numbers (nulls, NaN and infinities are
+            ignored).
+        edges: increasing bin edges, such as a profile's ``histogram["edges"]``; two equal
+            edges make the single bin of a constant column.
+
+    Returns:
+        The counts per bin (a NumPy integer array), and the counts below and above.
     """
     array = _finite(values)
     edges_arr = np.asarray(edges, dtype=float)
@@ -160,7 +211,8 @@ def bin_counts(values: Any, edges: Sequence[float]) -> tuple[np.ndarray, int, in
 
 def _finite(values: Any) -> np.ndarray:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        values = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        # unsafe: integers beyond 2**53 round instead of raising
+        values = pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     array: np.ndarray = np.asarray(values, dtype=float)
     finite: np.ndarray = array[np.isfinite(array)]
     return finite
@@ -179,7 +231,7 @@ def _numeric(column: pa.ChunkedArray, base: dict[str, Any]) -> ColumnProfile:
     if values.size == 0:
         return ColumnProfile(**base, nan=nan)
     low, high = float(values.min()), float(values.max())
-    edges = [low, high] if low == high else np.linspace(low, high, BINS + 1).tolist()
+    edges = [low, high] if low == high else _edges(low, high)
     counts, _, _ = bin_counts(values, edges)
     return ColumnProfile(
         **base,
@@ -193,25 +245,55 @@ def _numeric(column: pa.ChunkedArray, base: dict[str, Any]) -> ColumnProfile:
     )
 
 
-def _categorical(column: pa.ChunkedArray, base: dict[str, Any]) -> ColumnProfile:
+def _edges(low: float, high: float) -> list[float]:
+    edges = np.linspace(low, high, BINS + 1)
+    if not np.all(np.isfinite(edges)):  # high - low overflows: interpolate without it
+        steps = np.linspace(0.0, 1.0, BINS + 1)
+        edges = low * (1 - steps) + high * steps
+        edges[0], edges[-1] = low, high
+    return [float(e) for e in edges]
+
+
+def as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A string, categorical or boolean column as strings (booleans as ``true``/``false``)."""
     if pa.types.is_dictionary(column.type):
         column = pc.cast(column, column.type.value_type)
-    text = pc.cast(column, pa.string())
-    counts = pc.value_counts(text.drop_null()) if text.null_count < len(text) else None
-    if counts is None or len(counts) == 0:
+    return pc.cast(column, pa.string())
+
+
+def _categorical(column: pa.ChunkedArray, base: dict[str, Any]) -> ColumnProfile:
+    text = as_text(column).drop_null()
+    if len(text) == 0:
         return ColumnProfile(**base, top=(), other=0)
-    values = counts.field("values").to_pylist()
-    freq = counts.field("counts").to_numpy()
-    order = sorted(range(len(values)), key=lambda i: (-int(freq[i]), values[i]))
-    top = tuple((str(values[i]), int(freq[i])) for i in order[:TOP])
-    other = int(freq.sum()) - sum(c for _, c in top)
+    counts = pc.value_counts(text)
+    frame = pa.table({"value": counts.field("values"), "count": counts.field("counts")})
+    order = pc.sort_indices(frame, sort_keys=[("count", "descending"), ("value", "ascending")])
+    head = frame.take(order[:TOP])
+    top = tuple(
+        zip(head["value"].to_pylist(), head["count"].to_pylist(), strict=True),
+    )
+    other = len(text) - sum(c for _, c in top)
     return ColumnProfile(**base, top=top, other=other)
+
+
+def _distinct(column: pa.ChunkedArray) -> int | None:
+    if len(column) == column.null_count:
+        return 0
+    if pa.types.is_dictionary(column.type):  # chunks may carry different dictionaries
+        column = pc.cast(column, column.type.value_type)
+    plain = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    if column_kind(column.type) == "string" and not plain:  # string views have no kernel
+        column = pc.cast(column, pa.large_string())
+    try:
+        return int(pc.count_distinct(column, mode="only_valid").as_py())
+    except pa.ArrowNotImplementedError:  # lists, structs, maps
+        return None
 
 
 def _profile_column(name: str, column: pa.ChunkedArray) -> ColumnProfile:
     kind = column_kind(column.type)
     nulls = column.null_count
-    distinct = int(pc.count_distinct(column, mode="only_valid").as_py()) if len(column) else 0
+    distinct = _distinct(column)
     base: dict[str, Any] = {
         "name": name,
         "type": str(column.type),
@@ -236,8 +318,19 @@ def _iso(value: Any) -> str | None:
 
 
 def profile_table(table: pa.Table) -> TableProfile:
-    """Profile every column of an Arrow table."""
+    """Profile every column of an Arrow table.
+
+    Raises:
+        InvalidInputError: two columns have the same name.
+    """
+    names = table.column_names
+    twice = sorted(n for n, k in Counter(names).items() if k > 1)
+    if twice:
+        raise InvalidInputError(
+            f"the table has columns named more than once ({', '.join(twice)}); rename them "
+            "so each column can be profiled and checked on its own"
+        )
     return TableProfile(
         table.num_rows,
-        tuple(_profile_column(n, table.column(n)) for n in table.column_names),
+        tuple(_profile_column(n, table.column(i)) for i, n in enumerate(names)),
     )

@@ -26,10 +26,14 @@ column, and ``max_unseen_share`` the share of other values tolerated; ``max_null
 missing values of a nullable column; ``max_distance`` bounds the Jensen-Shannon distance
 (base 2, from 0 to 1) between the data's distribution and the reference profile's. A field
 left out is not checked.
+
+Categories are compared as text: booleans as ``true``/``false`` (an unquoted YAML ``true``
+in a list of categories means the same), numbers as written.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -163,9 +167,22 @@ def _fraction(where: str, key: str, value: Any) -> float | None:
 def _bound(where: str, key: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DataSchemaError(f"{where}: {key} must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise DataSchemaError(
+            f"{where}: {key} must be a number, got {value!r}; leave it out to not check it"
+        )
     return float(value)
+
+
+def _category(where: str, value: Any) -> str:
+    if isinstance(value, bool):  # YAML reads an unquoted true as a boolean
+        return "true" if value else "false"
+    if value is None or isinstance(value, (list, dict)):
+        raise DataSchemaError(
+            f"{where}: categories must be plain values, got {value!r}; nulls are governed by "
+            "'nullable' and 'max_null_fraction', not by categories"
+        )
+    return str(value)
 
 
 def _column(item: Any, index: int) -> ColumnSchema:
@@ -178,6 +195,8 @@ def _column(item: Any, index: int) -> ColumnSchema:
             f"{where}: unknown key(s) {sorted(unknown)}; known keys: {', '.join(sorted(_FIELDS))}"
         )
     kind = item.get("kind")
+    if kind is None:
+        raise DataSchemaError(f"{where} needs a 'kind', one of {', '.join(KINDS)}")
     if kind not in KINDS:
         raise DataSchemaError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
     nullable = item.get("nullable", True)
@@ -190,7 +209,7 @@ def _column(item: Any, index: int) -> ColumnSchema:
     if categories is not None:
         if not isinstance(categories, list):
             raise DataSchemaError(f"{where}: categories must be a list of values")
-        categories = tuple(str(c) for c in categories)
+        categories = tuple(_category(where, c) for c in categories)
     return ColumnSchema(
         name=item["name"],
         kind=kind,
@@ -212,16 +231,27 @@ def infer_schema(source: Any) -> DataSchema:
     """The schema of a :class:`~loopml.data.profile.TableProfile` (or an Arrow table, which
     is profiled first): types, nullability from the data, observed ranges of numbers, the
     values of text columns with at most 50 of them, and default bounds for values out of
-    range (1 %), unseen values (1 %) and distribution distance (0.2)."""
-    from loopml.data.profile import TableProfile, profile_table
+    range (1 %), unseen values (1 %) and distribution distance (0.2). ``max_null_fraction``
+    is left out: the observed share of nulls in a sample is too noisy to be a bound, so a
+    nullable column accepts any share until one is written in.
 
-    profile = source if isinstance(source, TableProfile) else profile_table(source)
+    Args:
+        source: a profile, or a table (Arrow, pandas, polars, dict of columns).
+
+    Raises:
+        InvalidInputError: the source is neither a profile nor a table.
+    """
+    from loopml.data.profile import TableProfile, profile_table
+    from loopml.data.tables import to_arrow
+
+    profile = source if isinstance(source, TableProfile) else profile_table(to_arrow(source))
     columns = []
     for c in profile.columns:
         numeric = c.kind in ("integer", "float")
         categories = None
         text = c.kind in ("string", "categorical", "boolean")
-        if text and c.top and c.distinct <= MAX_CATEGORIES and not c.other:
+        few = c.distinct is not None and c.distinct <= MAX_CATEGORIES
+        if text and c.top and few and not c.other:
             categories = tuple(sorted(v for v, _ in c.top))
         columns.append(
             ColumnSchema(

@@ -26,6 +26,7 @@ Every check is vectorised with Arrow compute and NumPy.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loopml.data.profile import ColumnProfile, TableProfile, bin_counts, column_kind
+from loopml.data.profile import ColumnProfile, TableProfile, as_text, bin_counts, column_kind
 from loopml.data.schema import ColumnSchema, DataSchema
+from loopml.errors import InvalidInputError
 
 __all__ = ["Anomaly", "ValidationReport", "js_distance", "validate"]
 
@@ -142,36 +144,41 @@ def _compatible(expected: ColumnSchema, actual: str) -> bool:
     return {expected.kind, actual} <= {"string", "categorical"}
 
 
-def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_dictionary(column.type):
-        column = pc.cast(column, column.type.value_type)
-    return pc.cast(column, pa.string())
-
-
 def _examples(values: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in values[:_EXAMPLES])
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+
+
 def _range(name: str, spec: ColumnSchema, column: pa.ChunkedArray) -> list[Anomaly]:
-    array = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    # unsafe: integers beyond 2**53 round instead of raising
+    array = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     array = array[np.isfinite(array)]
+    values = max(1, len(column) - column.null_count)
+    allowed = spec.max_out_of_range_share or 0.0
     found = []
-    for bound, bad, word in (
-        (spec.min, array < (spec.min if spec.min is not None else -np.inf), "below"),
-        (spec.max, array > (spec.max if spec.max is not None else np.inf), "above"),
-    ):
+    for bound, word in ((spec.min, "below"), (spec.max, "above")):
+        if bound is None:
+            continue
+        bad = array < bound if word == "below" else array > bound
         count = int(np.count_nonzero(bad))
-        share = count / max(1, len(column))
-        if bound is not None and count and share > (spec.max_out_of_range_share or 0.0):
+        share = count / values
+        if count and share > allowed:
+            outside = np.unique(array[bad])  # ascending: show the most extreme first
+            extreme = outside if word == "below" else outside[::-1]
+            tolerance = f" (allowed: {allowed:.1%})" if allowed else ""
             found.append(
                 Anomaly(
                     name,
                     "out_of_range",
                     "error",
-                    f"{count} value(s) ({share:.1%}) are {word} {bound:g}",
+                    f"{count} of {values} value(s) ({share:.1%}) are {word} the schema's "
+                    f"{'min' if word == 'below' else 'max'} {bound:g}{tolerance}",
                     share,
                     bound,
-                    _examples(np.unique(array[bad])),
+                    tuple(_number(float(v)) for v in extreme[:_EXAMPLES]),
                 )
             )
     return found
@@ -179,10 +186,11 @@ def _range(name: str, spec: ColumnSchema, column: pa.ChunkedArray) -> list[Anoma
 
 def _categories(name: str, spec: ColumnSchema, column: pa.ChunkedArray) -> list[Anomaly]:
     assert spec.categories is not None
-    text = _text(column).drop_null()
+    text = as_text(column).drop_null()
     if len(text) == 0:
         return []
-    unseen = text.filter(pc.invert(pc.is_in(text, value_set=pa.array(spec.categories))))
+    known = pa.array(spec.categories, type=pa.string())
+    unseen = text.filter(pc.invert(pc.is_in(text, value_set=known)))
     share = len(unseen) / len(text)
     bound = spec.max_unseen_share or 0.0
     if share <= bound:
@@ -211,16 +219,15 @@ def _distance(name: str, ref: ColumnProfile, column: pa.ChunkedArray) -> float |
         reference = np.concatenate([[0], ref.histogram["counts"], [0]])
         return js_distance(reference, current)
     if ref.top is not None:
-        text = _text(column).drop_null()
-        labels = [v for v, _ in ref.top]
-        reference = np.array([c for _, c in ref.top] + [ref.other or 0])
+        text = as_text(column).drop_null()
         if len(text) == 0:
             return None
-        counts = pc.value_counts(text)
-        seen = dict(
-            zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
-        )
-        current = np.array([seen.pop(v, 0) for v in labels] + [sum(seen.values())])
+        labels = pa.array([v for v, _ in ref.top], type=pa.string())
+        reference = np.array([c for _, c in ref.top] + [ref.other or 0])
+        # position of each value among the reference's top values; the rest go to "other"
+        index = pc.index_in(text, value_set=labels).to_numpy(zero_copy_only=False)
+        slots = np.where(np.isnan(index), len(labels), index).astype(np.int64)
+        current = np.bincount(slots, minlength=len(labels) + 1)
         return js_distance(reference, current)
     return None
 
@@ -237,7 +244,8 @@ def _check_column(
                 "type_mismatch",
                 "error",
                 f"expected {spec.kind} values ({spec.type or spec.kind}), got {actual} "
-                f"({column.type})",
+                f"({column.type}); cast the column, or change the schema's kind if the "
+                "data is right",
             )
         ]
     found: list[Anomaly] = []
@@ -288,9 +296,26 @@ def _check_column(
 def validate(
     data: Any, schema: DataSchema, reference: TableProfile | None = None
 ) -> ValidationReport:
-    """Check a table (pandas, polars, Arrow, dict of columns) against a schema, and with a
-    reference profile also against the reference distributions."""
+    """Check a table against a schema, and with a reference profile also against the
+    reference distributions (see the module's table of anomalies).
+
+    Args:
+        data: a pyarrow Table or RecordBatch, a pandas or polars DataFrame, or a dict of
+            equal-length columns.
+        schema: what valid data looks like.
+        reference: the profile of the data the schema was made from; without it, no
+            distribution distance is checked.
+
+    Raises:
+        InvalidInputError: ``data`` is not a table, or two of its columns share a name.
+    """
     table = _as_table(data)
+    twice = sorted(n for n, k in Counter(table.column_names).items() if k > 1)
+    if twice:
+        raise InvalidInputError(
+            f"the table has columns named more than once ({', '.join(twice)}); rename them "
+            "so each can be checked against its schema"
+        )
     anomalies: list[Anomaly] = []
     present = set(table.column_names)
     for spec in schema.columns:
