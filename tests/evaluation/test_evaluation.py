@@ -241,3 +241,33 @@ def test_cli_evaluate_and_gate_exit_codes(
     bad.write_text("rmse: {max: 5}\nauc: {min: 0.5}\n")
     assert main(["gate", "pricing/1", "--policy", str(bad)]) == 2
     assert "unknown metric 'auc'" in capsys.readouterr().err
+
+
+def test_multiclass_metrics_and_a_task_the_outputs_do_not_fit() -> None:
+    from sklearn.metrics import f1_score, log_loss
+
+    rng = np.random.default_rng(3)
+    n = 900
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    frame["kind"] = np.select([frame["a"] > 0.5, frame["b"] > 0.0], ["bus", "car"], "bike")
+    model = LogisticRegression(max_iter=500).fit(frame[["a", "b"]], frame["kind"])
+    with lm.start_run():
+        info = lm.models.log_model(model, "clf", input_example=frame[["a", "b"]].head(3))
+    result = lm.evaluate(info.uri, frame, target="kind", log=False)
+    pred = model.predict(frame[["a", "b"]])
+    assert result.metrics["f1_macro"] == pytest.approx(
+        f1_score(frame["kind"], pred, average="macro")
+    )
+    proba = model.predict_proba(frame[["a", "b"]])
+    assert result.metrics["log_loss"] == pytest.approx(
+        log_loss(frame["kind"], proba, labels=model.classes_)
+    )
+    assert 0.5 < result.metrics["roc_auc"] <= 1.0
+    assert set(result.per_class) == {"bike", "bus", "car"} and result.labels == [
+        "bike",
+        "bus",
+        "car",
+    ]
+    assert result.fairness == {} and result.run_id is None  # log=False: no run
+    with pytest.raises(InvalidInputError, match="task 'regression' needs numeric outputs"):
+        lm.evaluate(info.uri, frame, target="kind", task="regression")

@@ -106,3 +106,16 @@ def test_tensor_shape_and_dtype_are_checked() -> None:
         enforce(spec, np.ones(5))
     with pytest.raises(SignatureError, match="cannot be converted"):
         enforce(TensorSpec("int32", (-1,)), np.array([1.5, 2.5]))
+
+
+def test_text_arrays_get_a_string_tensor_spec() -> None:
+    import numpy as np
+
+    from loopml.errors import SignatureError
+    from loopml.models.signature import TensorSpec, enforce, infer_schema
+
+    labels = np.array(["bus", "car", "bike"], dtype=object)  # what classifiers return
+    assert infer_schema(labels) == TensorSpec("str", (-1,))
+    assert enforce(TensorSpec("str", (-1,)), ["a", "bb"]).tolist() == ["a", "bb"]
+    with pytest.raises(SignatureError, match="str array"):
+        enforce(TensorSpec("str", (-1,)), [1, 2])

@@ -228,6 +228,11 @@ def infer_schema(data: Any) -> Schema:
             f"cannot infer a signature from {type(data).__name__}; pass a DataFrame, a dict "
             "of columns, a list of dicts or an array"
         ) from exc
+    if array.dtype == object and array.size and all(isinstance(v, str) for v in array.flat):
+        array = array.astype(str)  # class labels and other text: a string tensor
+    if array.dtype.kind == "U":
+        shape = (-1, *array.shape[1:]) if array.ndim else ()
+        return TensorSpec("str", tuple(int(d) for d in shape))
     if array.dtype == object:
         raise InvalidInputError(
             "cannot infer a signature from an array of Python objects; pass a DataFrame or a "
@@ -369,6 +374,11 @@ def _enforce_tensor(schema: TensorSpec, data: Any) -> Any:
                 f"expected {list(schema.shape)})"
             )
     target = np.dtype(schema.dtype)
+    if target.kind == "U":  # text of any length
+        if array.dtype.kind == "U":
+            return array
+        if array.dtype == object and all(isinstance(v, str) for v in array.flat):
+            return array.astype(str)
     if array.dtype == target:
         return array
     if array.dtype.kind in "iub" and target.kind == "f":
