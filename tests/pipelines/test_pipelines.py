@@ -321,3 +321,18 @@ def test_the_ray_executor_runs_steps_as_ray_tasks() -> None:
         assert trained.output("score")["coef"] == pytest.approx(2.0)
     finally:
         ray.shutdown()
+
+
+def test_rerun_reports_which_outputs_are_byte_identical(capsys: pytest.CaptureFixture[str]) -> None:
+    from loopml.pipelines.runner import rerun
+
+    first = flows.training.run(n=60)
+    flows.CALLS.clear()
+    again, comparisons = rerun(first.run_id)
+    assert sorted(flows.CALLS) == ["features", "load", "score", "train"]  # no cache
+    assert [c.node for c in comparisons] == ["load", "train", "score", "features"]
+    assert all(c.identical for c in comparisons) and again.run_id != first.run_id
+    clock = flows.clock.run()
+    assert main(["pipeline", "rerun", clock.run_id]) == 1  # the time differs
+    out = capsys.readouterr().out
+    assert "NO" in out and "now" in out

@@ -101,6 +101,41 @@ def resume(
     _print_run(resume_run(run_id, executor, max_workers))
 
 
+@app.command("rerun")
+def rerun(
+    run_id: Annotated[str, typer.Argument(help="The pipeline run to execute again.")],
+    executor: Annotated[str | None, typer.Option("--executor", "-e")] = None,
+    max_workers: WorkersOption = None,
+    json_out: JsonOption = False,
+    tracking_uri: TrackingUriOption = None,
+) -> None:
+    """Execute a run again without the cache and report which outputs came out identical;
+    exits 1 when one differs."""
+    from loopml.pipelines.runner import rerun as rerun_run
+
+    _use(tracking_uri)
+    again, comparisons = rerun_run(run_id, executor, max_workers)
+    if json_out:
+        print_json({"run_id": again.run_id, "steps": comparisons})
+    else:
+        print_table(
+            ["step", "item", "identical", "original output", "new output"],
+            [
+                [
+                    c.node,
+                    "" if c.item is None else c.item,
+                    "yes" if c.identical else "NO",
+                    (c.original or "")[:16],
+                    (c.rerun or "")[:16],
+                ]
+                for c in comparisons
+            ],
+            title=f"rerun of {run_id} as {again.run_id}",
+        )
+    if not all(c.identical for c in comparisons):
+        raise typer.Exit(1)
+
+
 @app.command("runs")
 def runs(
     name: Annotated[str, typer.Argument(help="Pipeline name.")],

@@ -45,6 +45,9 @@ class Materializer(ABC):
     """Writes objects of some types to a folder, and reads them back."""
 
     name: str = ""
+    # Files written but left out of the output's identity (its digest): metadata such as a
+    # creation time, so that the same object stored twice has the same digest.
+    identity_exclude: tuple[str, ...] = ()
 
     @abstractmethod
     def can_handle(self, obj: Any) -> bool:
@@ -129,6 +132,7 @@ class NumpyMaterializer(Materializer):
 
 class ModelMaterializer(Materializer):
     name = "model"
+    identity_exclude = ("model/loopml-model.yaml",)  # records when it was saved
 
     def can_handle(self, obj: Any) -> bool:
         if _module(obj) in ("builtins", "numpy", "pandas"):

@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from loopml.pipelines.graph import Graph, Node
     from loopml.tracking.client import TrackingClient
 
-__all__ = ["PipelineRun", "StepRecord", "load_target", "resume", "run_pipeline"]
+__all__ = [
+    "Comparison",
+    "PipelineRun",
+    "StepRecord",
+    "load_target",
+    "rerun",
+    "resume",
+    "run_pipeline",
+]
 
 T = "loopml.pipeline."
 S = "loopml.step."
@@ -477,3 +485,69 @@ def resume(run_id: str, executor: str | None = None, max_workers: int | None = N
         max_workers=max_workers,
         resume_from=run_id,
     )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One step execution of a rerun next to the original: were the outputs identical?"""
+
+    node: str
+    item: int | None
+    original: str | None  # output digest in the original run
+    rerun: str | None
+    identical: bool
+
+
+def _digests(client: TrackingClient, parent: str) -> dict[tuple[str, int | None], str | None]:
+    run = client.get_run(parent)
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.`{T}run` = '{parent}'", max_results=50_000
+    )
+    found: dict[tuple[str, int | None], str | None] = {}
+    for child in children:
+        tags = child.data.tags
+        item = int(tags[f"{S}item"]) if f"{S}item" in tags else None
+        raw = tags.get(f"{S}output")
+        found[(tags.get(f"{S}node", ""), item)] = json.loads(raw)["digest"] if raw else None
+    return found
+
+
+def rerun(
+    run_id: str, executor: str | None = None, max_workers: int | None = None
+) -> tuple[PipelineRun, list[Comparison]]:
+    """Execute a pipeline run again — same pipeline, same parameters, no cache — and
+    compare every step's output with the original's, byte for byte (by digest).
+
+    Steps that read data by a moving reference (``rides@latest``) read today's version;
+    pass versions as parameters to rerun on the same data.
+    """
+    client = get_client()
+    tags = client.get_run(run_id).data.tags
+    if f"{T}target" not in tags:
+        raise InvalidInputError(f"run {run_id} is not a pipeline run")
+    pipeline = load_target(tags[f"{T}target"])
+    params = {k: json.loads(v) for k, v in json.loads(tags.get(f"{T}params", "{}")).items()}
+    before = _digests(client, run_id)
+    again = run_pipeline(
+        pipeline,
+        pipeline.parameters(params),
+        executor=executor or tags.get(f"{T}executor", "inline"),
+        max_workers=max_workers,
+        cache=False,
+    )
+    after = _digests(client, again.run_id)
+    comparisons = [
+        Comparison(
+            node,
+            item,
+            before.get((node, item)),
+            digest,
+            digest is not None and before.get((node, item)) == digest,
+        )
+        for (node, item), digest in sorted(after.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1))
+    ]
+    position = {
+        name: i for i, name in enumerate(pipeline.build(pipeline.parameters(params)).order())
+    }
+    comparisons.sort(key=lambda c: (position.get(c.node, 0), -1 if c.item is None else c.item))
+    return again, comparisons

@@ -154,7 +154,11 @@ def _store(run_id: str, value: Any) -> OutputRef:
     with tempfile.TemporaryDirectory(prefix="loopml-output-") as tmp:
         materializer.save(value, Path(tmp))
         records = get_client().log_artifacts(run_id, tmp, "outputs/output")
-    body = [materializer.name, sorted((r.path.split("/", 2)[-1], r.digest) for r in records)]
+    files = ((r.path.split("/", 2)[-1], r.digest) for r in records)
+    body = [
+        materializer.name,
+        sorted(f for f in files if f[0] not in materializer.identity_exclude),
+    ]
     return OutputRef(run_id, blake3(json.dumps(body).encode()).hexdigest(), materializer.name)
 
 
