@@ -336,3 +336,29 @@ def test_rerun_reports_which_outputs_are_byte_identical(capsys: pytest.CaptureFi
     assert main(["pipeline", "rerun", clock.run_id]) == 1  # the time differs
     out = capsys.readouterr().out
     assert "NO" in out and "now" in out
+
+
+@step
+def snapshot(rows: int) -> lm.data.DatasetVersion:
+    return lm.data.log_dataset("snapshots", {"x": list(range(rows))})
+
+
+@step
+def count_rows(version: lm.data.DatasetVersion) -> int:
+    return len(lm.data.load(version))
+
+
+@pipeline
+def versioned(rows: int = 5):
+    count_rows(snapshot(rows))
+
+
+def test_dataset_versions_flow_between_steps_with_lineage() -> None:
+    run = versioned.run(rows=7)
+    assert run.output("count_rows") == 7
+    version = run.output("snapshot")
+    assert version.uri == "datasets:/snapshots/1"
+    edges = {(e.direction.value, e.role) for e in lm.data.lineage(version)}
+    assert edges == {("output", "output"), ("input", "version")}
+    made = next(r for r in run.steps if r.node == "snapshot").run_id
+    assert version.run_id == made  # the step's run made the version

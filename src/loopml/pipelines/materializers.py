@@ -3,8 +3,9 @@
 Built in, tried in this order: pandas, polars and Arrow tables -> Parquet; NumPy arrays ->
 ``.npy``; models (any object a loopml model flavor detects: scikit-learn, XGBoost,
 LightGBM, PyTorch, PythonModel) -> the models package's format; JSON values that survive
-a round trip exactly (dicts, lists, strings, numbers, booleans, None) -> JSON; anything
-else -> cloudpickle, with a :class:`PickledOutputWarning` naming the type.
+a round trip exactly (dicts, lists, strings, numbers, booleans, None) -> JSON; dataset and
+model versions -> their URI; anything else -> cloudpickle, with a
+:class:`PickledOutputWarning` naming the type.
 
 Register your own (it is tried before the built-ins)::
 
@@ -188,6 +189,34 @@ class JsonMaterializer(Materializer):
         return json.loads((folder / "value.json").read_text(encoding="utf-8"))
 
 
+class VersionMaterializer(Materializer):
+    """A dataset version or a registered model version: stored as its URI, read back from
+    the store (so the step's lineage points at the version itself)."""
+
+    name = "version"
+
+    def can_handle(self, obj: Any) -> bool:
+        from loopml.entities import DatasetVersion, ModelVersion
+
+        return isinstance(obj, (DatasetVersion, ModelVersion))
+
+    def save(self, obj: Any, folder: Path) -> None:
+        from loopml.entities import DatasetVersion
+
+        uri = obj.uri if isinstance(obj, DatasetVersion) else f"models:/{obj.name}/{obj.version}"
+        (folder / "version.json").write_text(json.dumps({"uri": uri}), encoding="utf-8")
+
+    def load(self, folder: Path) -> Any:
+        uri = json.loads((folder / "version.json").read_text(encoding="utf-8"))["uri"]
+        if uri.startswith("datasets:"):
+            from loopml.data import get_version
+
+            return get_version(uri)
+        from loopml.registry import resolve
+
+        return resolve(uri)
+
+
 class PickleMaterializer(Materializer):
     name = "cloudpickle"
 
@@ -218,6 +247,7 @@ _BUILTIN: list[Materializer] = [
     ArrowMaterializer(),
     NumpyMaterializer(),
     JsonMaterializer(),
+    VersionMaterializer(),
     ModelMaterializer(),
     PickleMaterializer(),
 ]

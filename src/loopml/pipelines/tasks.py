@@ -190,6 +190,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
                     raise
                 time.sleep(spec.retry_backoff * 2**attempt)
         result.output = _store(spec.run_id, value)
+        _lineage(spec.run_id, kwargs, value)
         result.value = None if spec.refs else value
         result.ok, status = True, "FINISHED"
     except Exception as exc:
@@ -203,6 +204,34 @@ def run_task(spec: TaskSpec) -> TaskResult:
         result.duration_ms = int((time.perf_counter() - started) * 1000)
         lm.end_run(status)
     return result
+
+
+def _version_uri(value: Any) -> str | None:
+    from loopml.entities import DatasetVersion, ModelVersion
+
+    if isinstance(value, DatasetVersion):
+        return value.uri
+    if isinstance(value, ModelVersion):
+        return f"models:/{value.name}/{value.version}"
+    return None
+
+
+def _lineage(run_id: str, kwargs: dict[str, Any], value: Any) -> None:
+    """Edges from the step's run to the dataset and model versions it read and made."""
+    from loopml.entities import LineageDirection, LineageEdge
+
+    edges = []
+    for arg, given in kwargs.items():
+        for item in given if isinstance(given, list) else [given]:
+            uri = _version_uri(item)
+            if uri:
+                edges.append(LineageEdge(run_id, uri, LineageDirection.INPUT, arg))
+    for item in value if isinstance(value, list) else [value]:
+        uri = _version_uri(item)
+        if uri:
+            edges.append(LineageEdge(run_id, uri, LineageDirection.OUTPUT, "output"))
+    if edges:
+        get_client().stores.metadata.log_lineage(run_id, edges)
 
 
 def _save_logs(run_id: str, out: io.StringIO, err: io.StringIO) -> None:
