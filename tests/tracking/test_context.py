@@ -401,3 +401,15 @@ def test_git_is_asked_at_most_four_times(
     assert tags["loopml.source.git.dirty"] == "true"
     assert clean_calls <= 3
     assert dirty_calls <= 4
+
+
+def test_packages_added_to_sys_path_later_are_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = installed_packages()  # cached for this sys.path
+    info = tmp_path / "vendored_thing-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: vendored-thing\nVersion: 1.2.3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # as Ray does for its vendored packages
+    assert "vendored-thing" not in before
+    assert installed_packages()["vendored-thing"] == "1.2.3"

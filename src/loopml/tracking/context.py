@@ -180,18 +180,20 @@ def installed_packages() -> dict[str, str]:
     """The installed distributions as ``{normalised name: version}``, sorted by name.
 
     Names are normalised as pip compares them (lower case, runs of ``-_.`` become ``-``).
-    The scan is done once per process; later calls return a copy of the first answer.
+    The scan is done once per ``sys.path``; later calls return a copy of that answer (a
+    library that adds a folder to ``sys.path``, as Ray does for its vendored packages,
+    makes the next call scan again).
     """
-    return dict(_package_items())
+    return dict(_package_items(tuple(sys.path)))
 
 
 @functools.cache
-def _package_items() -> tuple[tuple[str, str], ...]:
+def _package_items(path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     # Imported here: it costs ~30 ms and runs without packages never need it.
     import importlib.metadata
 
     found: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
+    for dist in importlib.metadata.distributions(path=list(path)):
         name_version = _name_and_version(dist)
         if name_version is None:  # a broken install with no metadata; nothing to record
             continue
