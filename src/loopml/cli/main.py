@@ -15,6 +15,7 @@ from loopml.cli import (
     models,
     pipeline,
     runs,
+    schedule,
     server,
 )
 
@@ -31,9 +32,11 @@ app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(models.app, name="models")
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(schedule.app, name="schedule")
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluation.evaluate)
 app.command("gate")(evaluation.gate)
+app.command("scheduler")(schedule.scheduler)
 app.command("server")(server.server)
 
 

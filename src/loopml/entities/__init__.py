@@ -7,6 +7,7 @@ from loopml.entities._data import (
     DatasetVersion,
     LineageDirection,
     LineageEdge,
+    Schedule,
 )
 from loopml.entities._registry import (
     Approval,
@@ -52,6 +53,7 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "Schedule",
     "VersionStatus",
     "ViewType",
 ]

@@ -14,6 +14,7 @@ __all__ = [
     "DatasetVersion",
     "LineageDirection",
     "LineageEdge",
+    "Schedule",
 ]
 
 
@@ -106,3 +107,25 @@ class LineageEdge:
     direction: LineageDirection
     role: str = ""
     time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A pipeline run on a cron schedule.
+
+    Attributes:
+        target: the pipeline, ``module:attribute``.
+        cron: five cron fields, in UTC.
+        next_run_time: when it is next due (ms since the epoch).
+    """
+
+    name: str
+    target: str
+    cron: str
+    params: Mapping[str, Any]
+    next_run_time: int
+    created_by: str
+    creation_time: int
+    last_run_id: str | None = None
+    last_status: str = ""
+    last_run_time: int | None = None

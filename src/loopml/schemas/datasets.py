@@ -1,5 +1,5 @@
-"""Request and response bodies of loopml's dataset and lineage API (``/api/v1``), and their
-mapping to the data entities."""
+"""Request and response bodies of loopml's dataset, lineage and schedule API (``/api/v1``),
+and their mapping to the entities."""
 
 from __future__ import annotations
 
@@ -14,19 +14,25 @@ from loopml.entities import (
     DatasetVersion,
     LineageDirection,
     LineageEdge,
+    Schedule,
 )
 
 __all__ = [
+    "ClaimBody",
     "CreateDatasetVersionBody",
+    "CreateScheduleBody",
     "FileBody",
     "LineageBody",
     "LineageEdgeBody",
+    "ScheduleRunBody",
     "SchemaBody",
     "dataset_from_json",
     "dataset_to_json",
     "edge_from_json",
     "edge_to_json",
     "file_to_json",
+    "schedule_from_json",
+    "schedule_to_json",
     "version_from_json",
     "version_to_json",
 ]
@@ -36,10 +42,13 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_MAX_INT = 2**63 - 1  # the largest integer a BIGINT column (and SQLite) holds
+
+
 class FileBody(_Body):
     path: str = Field(min_length=1, max_length=1000)
     digest: str = Field(min_length=64, max_length=64)
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=_MAX_INT)
 
 
 class CreateDatasetVersionBody(_Body):
@@ -50,7 +59,7 @@ class CreateDatasetVersionBody(_Body):
     created_by: str = Field(default="", max_length=256)
     run_id: str | None = Field(default=None, max_length=32)
     description: str = Field(default="", max_length=5000)
-    rows: int | None = Field(default=None, ge=0)
+    rows: int | None = Field(default=None, ge=0, le=_MAX_INT)
     # Free-form JSON written by loopml.data (schema and profile); stored as given.
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     profile: dict[str, Any] | None = None
@@ -64,7 +73,7 @@ class LineageEdgeBody(_Body):
     uri: str = Field(min_length=1, max_length=500)
     direction: LineageDirection
     role: str = Field(default="", max_length=250)
-    time: int = Field(default=0, ge=0)
+    time: int = Field(default=0, ge=0, le=_MAX_INT)
 
 
 class LineageBody(_Body):
@@ -155,4 +164,55 @@ def edge_from_json(data: dict[str, Any]) -> LineageEdge:
     """The inverse of :func:`edge_to_json`."""
     return LineageEdge(
         data["run_id"], data["uri"], LineageDirection(data["direction"]), data["role"], data["time"]
+    )
+
+
+class CreateScheduleBody(_Body):
+    name: str = Field(min_length=1, max_length=250)
+    target: str = Field(min_length=1, max_length=1000)
+    cron: str = Field(min_length=1, max_length=250)
+    params: dict[str, Any] = Field(default_factory=dict)
+    next_run_time: int = Field(ge=0, le=_MAX_INT)
+    created_by: str = Field(default="", max_length=256)
+
+
+class ClaimBody(_Body):
+    due: int = Field(ge=0, le=_MAX_INT)
+    next_run_time: int = Field(ge=0, le=_MAX_INT)
+
+
+class ScheduleRunBody(_Body):
+    run_id: str | None = Field(default=None, max_length=32)
+    status: str = Field(max_length=20)
+
+
+def schedule_to_json(schedule: Schedule) -> dict[str, Any]:
+    """A schedule as JSON."""
+    return {
+        "name": schedule.name,
+        "target": schedule.target,
+        "cron": schedule.cron,
+        "params": dict(schedule.params),
+        "next_run_time": schedule.next_run_time,
+        "created_by": schedule.created_by,
+        "creation_time": schedule.creation_time,
+        "last_run_id": schedule.last_run_id,
+        "last_status": schedule.last_status,
+        "last_run_time": schedule.last_run_time,
+    }
+
+
+def schedule_from_json(data: dict[str, Any]) -> Schedule:
+    """The inverse of :func:`schedule_to_json`."""
+    return Schedule(
+        data["name"],
+        data["target"],
+        data["cron"],
+        data["params"],
+        int(data["next_run_time"]),
+        data["created_by"],
+        int(data["creation_time"]),
+        data.get("last_run_id"),
+        data.get("last_status", ""),
+        data.get("last_run_time"),
     )

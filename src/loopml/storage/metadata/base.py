@@ -32,6 +32,7 @@ from loopml.entities import (
 )
 from loopml.storage.metadata.datasets_base import DatasetStore
 from loopml.storage.metadata.registry_base import RegistryStore
+from loopml.storage.metadata.schedules_base import ScheduleStore
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "MetadataStore"]
 
@@ -41,10 +42,11 @@ SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_LIMIT = 50_000
 
 
-class MetadataStore(DatasetStore, RegistryStore, ABC):
+class MetadataStore(DatasetStore, ScheduleStore, RegistryStore, ABC):
     """Stores experiments, runs, params, metrics, tags and run artifact records, and the
     model registry (see :class:`~loopml.storage.metadata.registry_base.RegistryStore`) and
-    datasets with lineage (see :class:`~loopml.storage.metadata.datasets_base.DatasetStore`).
+    datasets with lineage (see :class:`~loopml.storage.metadata.datasets_base.DatasetStore`)
+    and pipeline schedules (see :class:`~loopml.storage.metadata.schedules_base.ScheduleStore`).
 
     Errors: unknown ids raise :class:`~loopml.errors.NotFoundError` subclasses; name clashes
     :class:`~loopml.errors.AlreadyExistsError`; a param re-logged with another value

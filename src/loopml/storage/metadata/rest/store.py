@@ -30,6 +30,7 @@ from loopml.storage.metadata.base import SEARCH_MAX_RESULTS_DEFAULT, MetadataSto
 from loopml.storage.metadata.rest._http import HttpSession
 from loopml.storage.metadata.rest.datasets import RestDatasetMixin
 from loopml.storage.metadata.rest.registry import RestRegistryMixin
+from loopml.storage.metadata.rest.schedules import RestScheduleMixin
 
 if TYPE_CHECKING:
     from loopml.config import Settings
@@ -50,7 +51,7 @@ def _segment(experiment_id: str) -> str:
     return text
 
 
-class RestMetadataStore(RestDatasetMixin, RestRegistryMixin, MetadataStore):
+class RestMetadataStore(RestDatasetMixin, RestScheduleMixin, RestRegistryMixin, MetadataStore):
     """Metadata kept by a loopml server at ``base_url``."""
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:

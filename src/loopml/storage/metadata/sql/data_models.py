@@ -1,7 +1,7 @@
-"""ORM rows of the data cycle. Used only inside ``storage/metadata/sql``.
+"""ORM rows of the data cycle and of pipeline schedules. Used only in ``storage/metadata/sql``.
 
 They share ``Base`` with the other rows and must describe exactly what migration ``0003``
-creates.
+creates (schedules: ``0004``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from loopml.storage.metadata.sql.models import Base
 
-__all__ = ["SqlDataset", "SqlDatasetFile", "SqlDatasetVersion", "SqlLineageEdge"]
+__all__ = ["SqlDataset", "SqlDatasetFile", "SqlDatasetVersion", "SqlLineageEdge", "SqlSchedule"]
 
 
 class SqlDataset(Base):
@@ -94,3 +94,21 @@ DATASETS = cast(Table, SqlDataset.__table__)
 DATASET_VERSIONS = cast(Table, SqlDatasetVersion.__table__)
 DATASET_FILES = cast(Table, SqlDatasetFile.__table__)
 LINEAGE_EDGES = cast(Table, SqlLineageEdge.__table__)
+
+
+class SqlSchedule(Base):
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(250), primary_key=True)
+    target: Mapped[str] = mapped_column(String(1000))
+    cron: Mapped[str] = mapped_column(String(250))
+    params: Mapped[str] = mapped_column(Text)
+    next_run_time: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(256), default="")
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+    last_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_status: Mapped[str] = mapped_column(String(20), default="")
+    last_run_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+SCHEDULES = cast(Table, SqlSchedule.__table__)

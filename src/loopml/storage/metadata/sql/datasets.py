@@ -56,8 +56,8 @@ def _loads(text: str | None) -> dict[str, Any] | None:
 
 
 def _count(kind: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidInputError(f"{kind} must be a whole number >= 0, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise InvalidInputError(f"{kind} must be a whole number from 0 to 2**63-1, got {value!r}")
     return value
 
 
@@ -270,7 +270,7 @@ class SqlDatasetMixin(DatasetStore):
                     "uri": check_text("uri", edge.uri, 500),
                     "direction": LineageDirection(edge.direction).value,
                     "role": check_text("role", edge.role, 250),
-                    "time": edge.time or _now_ms(),
+                    "time": _count("time", edge.time) or _now_ms(),
                 }
             )
         if not rows:

@@ -77,6 +77,7 @@ from loopml.storage.metadata.sql.models import (
     SqlRun,
 )
 from loopml.storage.metadata.sql.registry import SqlRegistryMixin
+from loopml.storage.metadata.sql.schedules import SqlScheduleMixin
 from loopml.storage.metadata.sql.search import run_search_query
 
 __all__ = ["SqlMetadataStore"]
@@ -142,7 +143,7 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _IN_CHUNK]
 
 
-class SqlMetadataStore(SqlDatasetMixin, SqlRegistryMixin, MetadataStore):
+class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, MetadataStore):
     """Metadata in SQLite or PostgreSQL; the schema is kept current by Alembic migrations.
 
     Args:
