@@ -5,7 +5,7 @@ stores, validate new data. A version reference is ``rides`` (latest), ``rides@2`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -46,9 +46,22 @@ def _data(tracking_uri: str | None) -> Iterator[DataClient]:
         data.close()
 
 
+class _Bar:
+    """A byte-progress bar's callbacks: ``advance(n)``, and ``total(n)`` once known."""
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar, self._task = bar, task
+
+    def __call__(self, n: int) -> None:
+        self._bar.advance(self._task, n)
+
+    def total(self, n: int) -> None:
+        self._bar.update(self._task, total=n)
+
+
 @contextmanager
-def _progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    """A rich byte-progress bar on stderr; yields the callback that advances it."""
+def _progress(description: str, total: int | None = None) -> Iterator[_Bar]:
+    """A rich byte-progress bar on stderr; yields the callbacks that drive it."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -67,8 +80,7 @@ def _progress(description: str, total: int | None = None) -> Iterator[Callable[[
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield _Bar(bar, bar.add_task(description, total=total))
 
 
 def _size(n: int | None) -> str:
@@ -81,15 +93,6 @@ def _size(n: int | None) -> str:
     return str(n)  # pragma: no cover
 
 
-def _scan_total(path: Path) -> int | None:
-    from loopml.data.workspace import scan
-
-    try:
-        return sum(st.st_size for _, _, st in scan(path))
-    except Exception:  # the add itself reports the problem clearly
-        return None
-
-
 @app.command("add")
 def add(
     path: Annotated[Path, typer.Argument(help="File or folder inside the project.")],
@@ -99,8 +102,8 @@ def add(
     tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Version a file or folder; writes PATH.loopml to commit to git."""
-    with _data(tracking_uri) as data, _progress(f"adding {path}", _scan_total(path)) as step:
-        result = data.add(path, name, description, progress=step)
+    with _data(tracking_uri) as data, _progress(f"adding {path}") as step:
+        result = data.add(path, name, description, progress=step, on_total=step.total)
     if json_out:
         print_json(
             {"version": result.version, "created": result.created, "pointer": str(result.pointer)}

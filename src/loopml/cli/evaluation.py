@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from loopml.cli._common import JsonOption, TrackingUriOption
+from loopml.cli._common import JsonOption, TrackingUriOption, use_tracking_uri
 from loopml.cli._output import print_json, print_table
 
 DataOption = Annotated[
@@ -35,13 +35,6 @@ def _model_uri(text: str) -> str:
     return f"models:/{text}"
 
 
-def _use(tracking_uri: str | None) -> None:
-    if tracking_uri:
-        import loopml as lm
-
-        lm.set_tracking_uri(tracking_uri)
-
-
 def evaluate(
     model: Annotated[str, typer.Argument(help="Model to evaluate.")],
     data: DataOption = None,
@@ -62,7 +55,7 @@ def evaluate(
 
     if data is None or target is None:
         raise InvalidInputError("give --data and --target")
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     result = run_evaluation(
         _model_uri(model),
         data,
@@ -122,7 +115,7 @@ def gate(
     """Check a candidate against a policy and a baseline; exit 0 on pass, 1 on fail."""
     from loopml.evaluation import gate as run_gate
 
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     verdict = run_gate(
         _model_uri(model),
         _model_uri(against) if against else None,

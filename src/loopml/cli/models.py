@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from loopml.cli._common import JsonOption, TrackingUriOption, client_for
+from loopml.cli._common import JsonOption, TrackingUriOption, client_for, parse_assignments
 from loopml.cli._output import fmt_time, print_json, print_table
 
 if TYPE_CHECKING:
@@ -141,18 +141,6 @@ def show(ref: RefArg, json_out: JsonOption = False, tracking_uri: TrackingUriOpt
         )
 
 
-def _parse_tags(items: list[str] | None) -> dict[str, str]:
-    from loopml.errors import InvalidInputError
-
-    tags: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"tag {item!r} is not KEY=VALUE")
-        tags[key.strip()] = value
-    return tags
-
-
 @app.command("register")
 def register(
     model_uri: Annotated[
@@ -169,7 +157,7 @@ def register(
 ) -> None:
     """Register a logged model as the next version of NAME (created if missing)."""
     version = _registry(tracking_uri, actor).register(
-        model_uri, name, description=description, tags=_parse_tags(tag)
+        model_uri, name, description=description, tags=parse_assignments(tag, "tag")
     )
     if json_out:
         print_json(version)
@@ -324,7 +312,7 @@ def tag(
     """Set tags on a model (pricing) or a version (pricing/3). Card sections are tags
     card.intended_use, card.limitations, …"""
     reg = _registry(tracking_uri, actor)
-    tags = _parse_tags(items)
+    tags = parse_assignments(items, "tag")
     name, version = reg.target(ref)
     for key, value in tags.items():
         reg.set_tag(name, key, value, version.version if version else None)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from loopml.cli._common import JsonOption, TrackingUriOption
+from loopml.cli._common import JsonOption, TrackingUriOption, parse_assignments, use_tracking_uri
 from loopml.cli._output import fmt_duration, fmt_time, print_json, print_table
 
 app = typer.Typer(help="Run pipelines and inspect their runs.", no_args_is_help=True)
@@ -18,27 +18,6 @@ ExecutorOption = Annotated[str, typer.Option("--executor", "-e", help="inline, p
 WorkersOption = Annotated[
     int | None, typer.Option("--max-workers", min=1, help="Parallel processes (process).")
 ]
-
-
-def _use(tracking_uri: str | None) -> None:
-    if tracking_uri:
-        import loopml as lm
-
-        lm.set_tracking_uri(tracking_uri)
-
-
-def _parse(params: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    from loopml.errors import InvalidInputError
-
-    out: dict[str, Any] = {}
-    for item in params or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"-p takes NAME=VALUE, got {item!r}")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-    return out
 
 
 def _print_run(run: Any) -> None:
@@ -76,10 +55,14 @@ def run(
     """Run a pipeline; cached steps are skipped."""
     from loopml.pipelines.runner import load_target
 
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     pipeline = load_target(target)
     result = pipeline.run(
-        executor, max_workers=max_workers, cache=not no_cache, address=address, **_parse(param)
+        executor,
+        max_workers=max_workers,
+        cache=not no_cache,
+        address=address,
+        **parse_assignments(param, "-p", typed=True),
     )
     if json_out:
         print_json({"run_id": result.run_id, "status": result.status, "steps": result.steps})
@@ -97,7 +80,7 @@ def resume(
     """Run a pipeline run again from its failure, reusing every finished step's output."""
     from loopml.pipelines.runner import resume as resume_run
 
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     _print_run(resume_run(run_id, executor, max_workers))
 
 
@@ -113,7 +96,7 @@ def rerun(
     exits 1 when one differs."""
     from loopml.pipelines.runner import rerun as rerun_run
 
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     again, comparisons = rerun_run(run_id, executor, max_workers)
     if json_out:
         print_json({"run_id": again.run_id, "steps": comparisons})
@@ -145,7 +128,7 @@ def runs(
     """Runs of a pipeline, newest first."""
     import loopml as lm
 
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     experiment = lm.get_experiment_by_name(name)
     found = (
         []
@@ -186,7 +169,7 @@ def show(
     import loopml as lm
     from loopml.errors import InvalidInputError
 
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     parent = lm.get_run(run_id)
     tags = parent.data.tags
     if "loopml.pipeline.graph" not in tags:

@@ -6,17 +6,10 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli._common import JsonOption, TrackingUriOption
+from loopml.cli._common import JsonOption, TrackingUriOption, parse_assignments, use_tracking_uri
 from loopml.cli._output import fmt_time, print_json, print_table
 
 app = typer.Typer(help="Schedule pipelines on a cron.", no_args_is_help=True)
-
-
-def _use(tracking_uri: str | None) -> None:
-    if tracking_uri:
-        import loopml as lm
-
-        lm.set_tracking_uri(tracking_uri)
 
 
 @app.command("add")
@@ -32,11 +25,10 @@ def add(
     tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Schedule a pipeline; `loopml scheduler` runs it when due."""
-    from loopml.cli.pipeline import _parse
     from loopml.pipelines.schedules import add_schedule
 
-    _use(tracking_uri)
-    made = add_schedule(target, cron, _parse(param), name)
+    use_tracking_uri(tracking_uri)
+    made = add_schedule(target, cron, parse_assignments(param, "-p", typed=True), name)
     typer.echo(
         f"scheduled {made.name}: {made.target} at '{made.cron}', "
         f"next {fmt_time(made.next_run_time)} UTC"
@@ -48,7 +40,7 @@ def list_(json_out: JsonOption = False, tracking_uri: TrackingUriOption = None) 
     """Schedules with their next time and last run."""
     from loopml.pipelines.schedules import list_schedules
 
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     found = list_schedules()
     if json_out:
         print_json(found)
@@ -78,7 +70,7 @@ def remove(
     """Delete a schedule."""
     from loopml.pipelines.schedules import remove_schedule
 
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     remove_schedule(name)
     typer.echo(f"removed {name}")
 
@@ -95,7 +87,7 @@ def scheduler(
 
     from loopml.pipelines.schedules import run_due, serve
 
-    _use(tracking_uri)
+    use_tracking_uri(tracking_uri)
     if once:
         ran = run_due()
         print_table(

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from loopml.data.state import StateCache, hash_files
+from loopml.data.state import StateCache, hash_files, stat_key
 from loopml.entities import DatasetFile
 from loopml.errors import InvalidInputError, StoreError
 from loopml.storage.artifacts import BlobInfo, ContentAddressedStore, LocalByteStore
@@ -148,7 +148,7 @@ def _local_ingest(
     large: list[tuple[str, os.stat_result]] = []
     for path, st in files:
         entry = known.get(path)
-        digest = entry[1] if entry and entry[0] == (st.st_size, st.st_mtime_ns, st.st_ino) else ""
+        digest = entry[1] if entry and entry[0] == stat_key(st) else ""
         if digest and os.path.exists(blob_path(digest)):
             result[path] = BlobInfo(digest, st.st_size)
             if progress:
@@ -203,11 +203,7 @@ def _local_ingest(
         result[path] = info
     if state is not None:
         state.save(
-            [
-                (p, (st.st_size, st.st_mtime_ns, st.st_ino), info.digest)
-                for p, st, info in fresh
-                if info.size == st.st_size
-            ]
+            [(p, stat_key(st), info.digest) for p, st, info in fresh if info.size == st.st_size]
         )
     return result
 

@@ -218,9 +218,14 @@ class DataClient:
         name: str | None = None,
         description: str = "",
         progress: Progress | None = None,
+        on_total: Progress | None = None,
     ) -> AddResult:
         """Version a file or folder: store new files once, record the version, write the
         pointer file beside it. Unchanged data returns the latest version (``created`` False).
+
+        Args:
+            progress: called with the bytes of each file as it is stored.
+            on_total: called once with the bytes ``progress`` will count in all.
 
         Raises:
             InvalidPathError: the path is outside the project.
@@ -237,6 +242,8 @@ class DataClient:
         entries = scan(target)
         if not entries:
             raise InvalidInputError(f"{path} holds no files to version")
+        if on_total is not None:  # the bytes ``progress`` will count, for a progress bar
+            on_total(sum(st.st_size for _, _, st in entries))
         infos = ingest(self.blobs, [(a, st) for _, a, st in entries], self.state, progress)
         files = [DatasetFile(rel, infos[a].digest, infos[a].size) for rel, a, _ in entries]
         manifest = Manifest.of(files)

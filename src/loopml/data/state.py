@@ -23,13 +23,14 @@ from blake3 import blake3
 from loopml.errors import InvalidInputError
 from loopml.storage.artifacts.cas import BlobInfo, hash_file
 
-__all__ = ["StateCache", "fingerprint", "hash_files"]
+__all__ = ["StateCache", "fingerprint", "hash_files", "stat_key"]
 
 _WORKERS = min(32, (os.cpu_count() or 2) * 4)
 _Key = tuple[int, int, int]  # size, mtime_ns, inode
 
 
-def _key(st: os.stat_result) -> _Key:
+def stat_key(st: os.stat_result) -> _Key:
+    """What the cache compares: size, modification time (ns) and inode."""
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
@@ -125,7 +126,7 @@ def hash_files(
     todo: list[tuple[str, os.stat_result]] = []
     for path, st in files:
         entry = known.get(path)
-        if entry is not None and entry[0] == _key(st):
+        if entry is not None and entry[0] == stat_key(st):
             result[path] = BlobInfo(entry[1], st.st_size)
         else:
             todo.append((path, st))
@@ -138,8 +139,8 @@ def hash_files(
                 after = os.stat(path)
             except OSError as exc:
                 raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-            if _key(after) == _key(st):
-                return path, _key(after), info
+            if stat_key(after) == stat_key(st):
+                return path, stat_key(after), info
             st = after  # written to while we read it: read it again
         return path, None, info  # still changing: use the digest, but do not cache it
 

@@ -17,7 +17,6 @@ from loopml.errors import InvalidInputError
 
 __all__ = [
     "TABLE_FILE",
-    "TABLE_SUFFIXES",
     "convert",
     "is_table_files",
     "read_table",
@@ -26,7 +25,6 @@ __all__ = [
 ]
 
 TABLE_FILE = "data.parquet"
-TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 FORMATS = ("pandas", "arrow", "polars")
 
 

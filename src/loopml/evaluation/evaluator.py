@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,6 +236,7 @@ def evaluate(
     run_name: str | None = None,
     latency_batch: int = 100,
     latency_repeats: int = 20,
+    prepare: Callable[[str], None] | None = None,
 ) -> EvaluationResult:
     """Evaluate a model on data and (with ``log``) record it as a run.
 
@@ -250,6 +251,8 @@ def evaluate(
         min_slice_count: slices with fewer rows are reported but not gated.
         pos_label: the positive class for binary fairness metrics (default: the larger of
             the two labels).
+        prepare: called with the task once it is known, before the model predicts on the
+            whole data (a gate checks its policy's metrics there).
 
     Raises:
         InvalidInputError: a missing column, a task that does not fit the model's outputs.
@@ -262,6 +265,8 @@ def evaluate(
     y = frame[target]
     task = task or _infer_task(loaded, y)
     _check_task(task, y, _outputs(loaded.predict(x.head(5))))
+    if prepare is not None:
+        prepare(task)
     pred = _outputs(loaded.predict(x))
     y_arr = y.to_numpy()
     result = EvaluationResult(model_label, data_label, task, target, len(frame), {})

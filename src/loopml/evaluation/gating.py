@@ -33,7 +33,11 @@ from loopml.entities.tags import GATE_TAG
 from loopml.errors import InvalidInputError
 from loopml.evaluation.evaluator import EvaluationResult, evaluate
 from loopml.evaluation.fairness import FAIRNESS_METRICS
-from loopml.evaluation.metrics import metric_names
+from loopml.evaluation.metrics import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    metric_names,
+)
 
 __all__ = ["BOUNDS", "Check", "Policy", "Verdict", "gate", "load_policy"]
 
@@ -80,6 +84,16 @@ class Policy:
         """True when any rule is a fairness rule."""
         return any(r.scope == "fairness" for r in self.rules)
 
+    def check_task(self, task: str) -> None:
+        """Raise InvalidInputError when a rule names a metric the task does not have."""
+        known = metric_names(task)
+        for rule in self.rules:
+            if rule.scope in ("overall", "slices") and rule.metric not in known:
+                raise InvalidInputError(
+                    f"policy {rule.key!r}: unknown metric {rule.metric!r} for {task}; "
+                    f"known: {', '.join(known)}"
+                )
+
 
 def _bounds(key: str, raw: Any) -> dict[str, float]:
     if not isinstance(raw, Mapping) or not raw:
@@ -96,8 +110,9 @@ def _bounds(key: str, raw: Any) -> dict[str, float]:
     return out
 
 
-def load_policy(source: str | Path | Mapping[str, Any], task: str) -> Policy:
-    """Parse and check a policy (a YAML file path, YAML text, or a mapping) for a task.
+def load_policy(source: str | Path | Mapping[str, Any], task: str | None = None) -> Policy:
+    """Parse and check a policy (a YAML file path, YAML text, or a mapping); with a task,
+    its metrics are checked against that task's, else against those of any task.
 
     Raises:
         InvalidInputError: unreadable, an unknown metric or bound, or a malformed key.
@@ -114,7 +129,11 @@ def load_policy(source: str | Path | Mapping[str, Any], task: str) -> Policy:
             raise InvalidInputError(f"the policy is not valid YAML: {exc}") from exc
     if not isinstance(data, Mapping) or not data:
         raise InvalidInputError("a policy is a non-empty mapping of metric -> bounds")
-    known = metric_names(task)
+    known = (
+        metric_names(task)
+        if task
+        else tuple(dict.fromkeys(REGRESSION_METRICS + CLASSIFICATION_METRICS))
+    )
     rules = []
     for key, raw in data.items():
         key = str(key)
@@ -136,7 +155,8 @@ def load_policy(source: str | Path | Mapping[str, Any], task: str) -> Policy:
             )
         if metric not in valid:
             raise InvalidInputError(
-                f"policy {key!r}: unknown metric {metric!r} for {task}; known: {', '.join(valid)}"
+                f"policy {key!r}: unknown metric {metric!r} for {task or 'any task'}; "
+                f"known: {', '.join(valid)}"
             )
         rules.append(Rule(key, scope, metric, column, _bounds(key, raw)))
     return Policy(tuple(rules))
@@ -263,7 +283,7 @@ def gate(
             "the policy has fairness checks; name the sensitive column(s) (--sensitive)"
         )
 
-    def run(model: str, role: str) -> EvaluationResult:
+    def run(model: str, role: str, task: str | None) -> EvaluationResult:
         return evaluate(
             model,
             data,
@@ -274,10 +294,11 @@ def gate(
             min_slice_count=min_slice_count,
             log=record,
             run_name=f"gate {role} {model}"[:250],
+            prepare=parsed.check_task,  # before any prediction beyond a 5-row check
         )
 
-    result = run(candidate, "candidate")
-    base = run(against, "baseline") if against is not None else None
+    result = run(candidate, "candidate", task)
+    base = run(against, "baseline", result.task) if against is not None else None
     checks = []
     for rule in parsed.rules:
         values = _values(result, rule, sensitive)
@@ -305,9 +326,9 @@ def gate(
 
 def _defaults(
     candidate: str, data: Any, target: str | None, task: str | None, sensitive: Sequence[str]
-) -> tuple[Any, str, str, list[str]]:
+) -> tuple[Any, str, str | None, list[str]]:
     if data is not None and target is not None:
-        return data, target, task or _task_hint(candidate, data, target), list(sensitive)
+        return data, target, task, list(sensitive)
     from loopml.evaluation import _lm as lm
 
     experiments = [e.experiment_id for e in lm.search_experiments()]
@@ -331,17 +352,6 @@ def _defaults(
         task or tags["loopml.evaluation.task"],
         list(sensitive) or list(sens),
     )
-
-
-def _task_hint(candidate: str, data: Any, target: str) -> str:
-    """The task for policy checks when none is given: evaluate's inference on a sample."""
-    from loopml.evaluation.evaluator import _infer_task, load_data, load_model
-
-    frame, _, _ = load_data(data)
-    if target not in frame.columns:
-        raise InvalidInputError(f"the target column {target!r} is not in the data")
-    model, _ = load_model(candidate)
-    return _infer_task(model, frame[target])
 
 
 def _record(verdict: Verdict) -> None:

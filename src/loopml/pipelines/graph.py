@@ -118,14 +118,6 @@ class Graph:
         """Nodes in an order where every node comes after what it needs (call order)."""
         return list(self.nodes)
 
-    def downstream(self, name: str) -> set[str]:
-        """Every node that depends, directly or not, on ``name``."""
-        found: set[str] = set()
-        for node in self.nodes.values():
-            if name in node.upstream or found & set(node.upstream):
-                found.add(node.name)
-        return found
-
 
 def _contains_output(value: Any) -> bool:
     if isinstance(value, StepOutput):

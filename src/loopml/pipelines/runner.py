@@ -10,7 +10,6 @@ still gets a child run, pointing at the execution it reused (tag
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -110,6 +109,7 @@ class _Run:
         self,
         client: TrackingClient,
         graph: Graph,
+        name: str,
         parent: str,
         experiment_id: str,
         cache: bool,
@@ -118,6 +118,7 @@ class _Run:
     ) -> None:
         self.client = client
         self.graph = graph
+        self.name = name
         self.parent = parent
         self.experiment_id = experiment_id
         self.cache = cache
@@ -162,7 +163,7 @@ class _Run:
         name = node.name if item is None else f"{node.name}[{item}]"
         tags = {
             f"{T}run": self.parent,
-            f"{T}name": self.graph_name,
+            f"{T}name": self.name,
             f"{S}name": node.step.name,
             f"{S}node": node.name,
             f"{S}cache_key": key,
@@ -174,8 +175,6 @@ class _Run:
         if params:
             self.client.log_params(run_id, _json_params(params))
         return run_id
-
-    graph_name: str = ""
 
 
 def _tasks(state: _Run, node: Node) -> list[tuple[int | None, dict[str, Any], dict[str, Any]]]:
@@ -240,8 +239,9 @@ def run_pipeline(
         },
     )
     parent_id = parent.info.run_id
-    state = _Run(client, graph, parent_id, experiment_id, cache, resume, runner.in_process)
-    state.graph_name = pipeline.name
+    state = _Run(
+        client, graph, pipeline.name, parent_id, experiment_id, cache, resume, runner.in_process
+    )
     if params:
         client.log_params(parent_id, _json_params(params))
     status = "FAILED"
@@ -331,6 +331,7 @@ def _execute(state: _Run, runner: Any) -> None:
                 state.values[name] = [values[i] for i in range(expected[name])]
 
     while pending or running:
+        waiting = len(pending)
         for name in list(pending):
             node = state.graph.nodes[name]
             if any(u in state.failed for u in node.upstream):
@@ -380,11 +381,9 @@ def _execute(state: _Run, runner: Any) -> None:
             if len(node_items[name]) == expected[name]:
                 finish_node(name)
         if not running:
-            if pending and not any(
-                all(u in state.outputs or u in state.failed for u in state.graph.nodes[p].upstream)
-                for p in pending
-            ):
-                raise InvalidInputError(f"steps {pending} can never run")  # cannot happen
+            # Every node comes after its upstream, so each pass starts one at least.
+            if pending and len(pending) == waiting:
+                raise RuntimeError(f"pipeline steps {pending} cannot start")
             continue
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)
         for future in done:
@@ -420,7 +419,6 @@ def _execute(state: _Run, runner: Any) -> None:
                 continue
             if name in node_items and len(node_items[name]) == expected[name]:
                 finish_node(name)
-        time.sleep(0)
 
 
 def load_target(target: str) -> Pipeline:
