@@ -34,6 +34,7 @@ errors in one place instead of guessing::
      │    ├── SchemaVersionError                   the database is newer than this loopml
      │    └── RemoteError                          a data remote failed mid-transfer
      ├── StepFailedError (500, exit 1)             a pipeline step raised (after its retries)
+ ├── ScoringError (500, exit 1)                a model raised while scoring a batch file
      ├── ModelLoadError (400, exit 2)              a model that cannot be loaded here
      └── ConfigurationError (400, exit 2)          a setting that cannot be used
 """
@@ -67,6 +68,7 @@ __all__ = [
     "RemoteError",
     "RunNotFoundError",
     "SchemaVersionError",
+    "ScoringError",
     "SearchSyntaxError",
     "SignatureError",
     "StepFailedError",
@@ -223,6 +225,13 @@ class StepFailedError(LoopmlError):
     outputs of the steps that finished are kept for ``resume``."""
 
     code = "STEP_FAILED"
+
+
+class ScoringError(LoopmlError):
+    """A model raised while scoring a chunk of a batch file (``loopml predict``); the
+    message names the chunk and its rows, and no output file is left behind."""
+
+    code = "SCORING_FAILED"
 
 
 class ModelLoadError(LoopmlError):

@@ -14,6 +14,7 @@ from loopml.cli import (
     experiments,
     models,
     pipeline,
+    predict,
     runs,
     schedule,
     server,
@@ -36,6 +37,7 @@ app.add_typer(schedule.app, name="schedule")
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluation.evaluate)
 app.command("gate")(evaluation.gate)
+app.command("predict")(predict.predict)
 app.command("scheduler")(schedule.scheduler)
 app.command("server")(server.server)
 

@@ -365,6 +365,12 @@ class LoadedModel:
         return self._flavor.native(self._raw)
 
     @property
+    def folder(self) -> Path | None:
+        """The local folder the model's files were loaded from (a download folder for
+        ``runs:/`` and ``models:/`` sources, kept as long as the model lives)."""
+        return self._folder
+
+    @property
     def metadata(self) -> dict[str, Any]:
         """The manifest as data."""
         return self.manifest.to_dict()
