@@ -22,6 +22,7 @@ PINS: dict[str, str] = {
     "dvc": "dvc==3.67.1",
     "metaflow": "metaflow==2.19.39",
     "zenml": "zenml[local]==0.98.0",
+    "bentoml": "bentoml==1.4.40",
 }
 
 
