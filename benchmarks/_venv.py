@@ -23,6 +23,7 @@ PINS: dict[str, str] = {
     "metaflow": "metaflow==2.19.39",
     "zenml": "zenml[local]==0.98.0",
     "bentoml": "bentoml==1.4.40",
+    "py-spy": "py-spy==0.4.3",
 }
 
 

@@ -105,7 +105,7 @@ class InputSource:
         import pyarrow as pa
 
         handle = _open_parquet(part)
-        _check_part_columns(part, handle.schema_arrow, columns, self.label)
+        _check_part_columns(part, handle.schema_arrow, columns, self.label, start)
         wanted = pa.schema([self.schema.field(c) for c in columns])
         done = 0
         try:
@@ -166,12 +166,15 @@ def _cast(batch: Any, schema: Any, part: _Part) -> Any:
         ) from exc
 
 
-def _check_part_columns(part: _Part, schema: Any, columns: Sequence[str], label: str) -> None:
+def _check_part_columns(
+    part: _Part, schema: Any, columns: Sequence[str], label: str, start: int
+) -> None:
     missing = [c for c in columns if c not in schema.names]
     if missing:
         raise InvalidInputError(
             f"{part.name} lacks column(s) {', '.join(map(repr, missing))} that the first file "
-            f"of {label} has; every file of the input must have the same columns"
+            f"of {label} has (its rows would start at row {start + 1:,}); every file of the "
+            "input must have the same columns"
         )
 
 
