@@ -237,6 +237,8 @@ def test_bad_inputs_and_outputs_are_refused_clearly(tmp_path: Path, classifier, 
         predict_file(regressor, good, out, proba=True)
     with pytest.raises(InvalidInputError, match="executor must be one of"):
         predict_file(folder, good, out, executor="spark")
+    with pytest.raises(InvalidInputError, match="apply to the ray executor only"):
+        predict_file(folder, good, out, workers=2)
     predict_file(folder, good, out)
     with pytest.raises(InvalidInputError, match="exists; choose another name, or pass --overwrite"):
         predict_file(folder, good, out)

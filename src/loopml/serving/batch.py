@@ -387,8 +387,8 @@ def predict_file(
         raise InvalidInputError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
     if executor not in EXECUTORS:
         raise InvalidInputError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    if workers is not None and executor != "ray":
-        raise InvalidInputError("workers applies to the ray executor only")
+    if (workers is not None or ray_address) and executor != "ray":
+        raise InvalidInputError("workers and ray_address apply to the ray executor only")
     target = Path(output).expanduser()
     kind = _check_output(target, overwrite)
     started = time.perf_counter()
