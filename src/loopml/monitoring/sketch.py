@@ -20,7 +20,8 @@ From that CDF and the current sample:
 - KS: ``sup |F_ref - F_cur|``, read at both sides of every jump of either curve (between
   them the difference is monotone, so the supremum sits there); its p-value from
   Smirnov's distribution for the effective size, the reference's size being its value
-  count. The statistic is off by at most the CDF's error, which matters once that error
+  count (with exact counts and at most 10,000 values a side, the exact distribution, as
+  on the rows). The statistic is off by at most the CDF's error, which matters once that error
   nears the test's critical value (about ``1.36 / sqrt(n*m/(n+m))``).
 - Wasserstein: ``∫ |F_ref - F_cur| dx`` integrated exactly between breakpoints (linear
   against constant pieces), normalised by the profile's standard deviation.
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from loopml.monitoring.stats import NumericStats, js_distance, ks_pvalue, psi
+from loopml.monitoring.stats import EXACT_KS_MAX, NumericStats, js_distance, ks_pvalue, psi
 
 __all__ = ["ProfileDistribution", "compare_to_profile"]
 
@@ -178,11 +179,16 @@ def compare_to_profile(
     ref_shares = reference.bin_shares(edges)
     below = np.searchsorted(current, edges, side="right")
     cur_bins = np.diff(np.concatenate([[0], below, [m]]))
+    sample = None
+    if reference.cumulative is not None and max(reference.n, m) <= EXACT_KS_MAX:
+        # small and known exactly: the reference sample itself, for the exact p-value
+        counts = np.diff(np.concatenate([[0], reference.cumulative]))
+        sample = (np.repeat(reference.knots, counts), current)
     std = reference.std
     normalised = raw / std if std > 0 else (0.0 if raw == 0 else float("inf"))
     return NumericStats(
         ks=d,
-        ks_p_value=ks_pvalue(d, reference.n, m),
+        ks_p_value=ks_pvalue(d, reference.n, m, sample),
         wasserstein=normalised,
         wasserstein_raw=raw,
         psi=psi(ref_shares, cur_bins),
