@@ -13,7 +13,7 @@ default test (``auto``) needs a change that is both significant and large enough
 profile, without reading its rows (:mod:`loopml.monitoring.sketch`).
 """
 
-from loopml.monitoring.drift import drift
+from loopml.monitoring.checks import drift
 from loopml.monitoring.methods import (
     DEFAULT_DISTANCE_THRESHOLD,
     DEFAULT_THRESHOLDS,

@@ -14,7 +14,6 @@ Column names may reach into struct columns with dots (``output.prediction`` is t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,19 +57,21 @@ class TableSource:
                 raise InvalidInputError(f"{parquet} cannot be read as Parquet: {exc}") from exc
             self.schema = meta.schema_arrow
             self.num_rows = meta.metadata.num_rows
+        self._names = list(self.schema.names)
+        self._known = set(self._names)
 
     @property
     def names(self) -> list[str]:
         """Top-level column names, in order."""
-        return list(self.schema.names)
+        return list(self._names)
 
     def _resolve(self, name: str) -> tuple[str, list[str]] | None:
-        if name in self.schema.names:
+        if name in self._known:
             return name, []
         parts = name.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             top = ".".join(parts[:cut])
-            if top not in self.schema.names:
+            if top not in self._known:
                 continue
             kind: pa.DataType = self.schema.field(top).type
             path = parts[cut:]
@@ -135,12 +136,18 @@ class TableSource:
             yield self._extract(batch.column(0), path)
 
 
-@dataclass(frozen=True)
 class ProfileSource:
-    """A reference known by its stored profile only."""
+    """A reference known by its stored profile only.
 
-    label: str
-    profile: TableProfile
+    Args:
+        label: how reports name it.
+        profile: the table profile.
+    """
+
+    def __init__(self, label: str, profile: TableProfile) -> None:
+        self.label = label
+        self.profile = profile
+        self._columns = {c.name: c for c in profile.columns}
 
     @property
     def names(self) -> list[str]:
@@ -154,15 +161,15 @@ class ProfileSource:
 
     def has(self, name: str) -> bool:
         """True when the profile has the column."""
-        return name in self.profile.names
+        return name in self._columns
 
     def column_profile(self, name: str) -> ColumnProfile:
         """One column's profile."""
-        return self.profile.column(name)
+        return self._columns[name]
 
     def kind_of(self, name: str) -> str:
         """The profile kind of a column."""
-        return self.profile.column(name).kind
+        return self._columns[name].kind
 
 
 Source = TableSource | ProfileSource

@@ -92,8 +92,9 @@ def _names(
                 )
         skipped: list[tuple[str, str]] = []
     else:
-        wanted = [c for c in ref.names if cur.has(c)]
-        skipped = [(c, "not in the current data") for c in ref.names if not cur.has(c)]
+        ref_names = ref.names
+        wanted = [c for c in ref_names if cur.has(c)]
+        skipped = [(c, "not in the current data") for c in ref_names if not cur.has(c)]
         skipped += [(c, "not in the reference") for c in cur.names if not ref.has(c)]
     if prediction is not None:
         for side, source in (("reference", ref), ("current", cur)):
@@ -521,7 +522,9 @@ def drift(
             results[result.column] = result
             if on_column is not None:
                 on_column(result)
-    order = [*ref.names, *(n for n in cur.names if n not in set(ref.names))]
+    ref_names = ref.names
+    known = set(ref_names)
+    order = [*ref_names, *(n for n in cur.names if n not in known)]
     ordered = [results.pop(n) for n in order if n in results and n != prediction]
     ordered += [r for r in results.values() if r.role == "feature"]  # dotted paths
     ordered += [r for r in results.values() if r.role == "prediction"]
