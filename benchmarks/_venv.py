@@ -22,6 +22,13 @@ PINS: dict[str, str] = {
     "dvc": "dvc==3.67.1",
     "metaflow": "metaflow==2.19.39",
     "zenml": "zenml[local]==0.98.0",
+    "evidently": "evidently==0.7.23",
+    "nannyml": "nannyml==0.13.1",
+}
+# peer -> further requirements installed with the pin (constraints the peer itself lacks)
+WITH: dict[str, list[str]] = {
+    "evidently": ["pandas<3"],
+    "nannyml": ["statsmodels"],  # nannyml 0.13.1 imports it without declaring it
 }
 
 
@@ -76,7 +83,7 @@ def peer_python(peer: str, requirement: str | None = None, import_name: str | No
     if not python.exists():
         steps.append([sys.executable, "-m", "venv", str(venv)])
         steps.append([str(python), "-m", "pip", "install", "-q", "-U", "pip"])
-    steps.append([str(python), "-m", "pip", "install", "-q", requirement])
+    steps.append([str(python), "-m", "pip", "install", "-q", requirement, *WITH.get(peer, [])])
     print(f"installing {requirement} into {venv} ...", file=sys.stderr)
     for step in steps:
         done = _run(step)

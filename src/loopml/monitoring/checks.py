@@ -33,7 +33,7 @@ from loopml.monitoring.sources import (
     open_current,
     open_reference,
 )
-from loopml.monitoring.stats import compare_counts, compare_sorted
+from loopml.monitoring.stats import compare_counts, compare_sorted, sorted_quantile
 
 if TYPE_CHECKING:
     from loopml.data import DataClient
@@ -185,9 +185,10 @@ def _value_counts(source: TableSource, name: str) -> tuple[pa.Array, np.ndarray,
     rows = 0
     for piece in source.batches(name):
         rows += len(piece)
-        found = pc.value_counts(as_text(piece))
+        # count first, then turn only the distinct values into text
+        found = pc.value_counts(piece)
         valid = pc.is_valid(found.field("values"))
-        values.append(found.field("values").filter(valid))
+        values.append(as_text(found.field("values").filter(valid)))
         counts.append(found.field("counts").filter(valid))
     if not values:
         return pa.array([], pa.string()), np.zeros(0, dtype=np.int64), 0
@@ -234,8 +235,8 @@ def _numeric_histogram(
         ref_q = ref_dist.quantile(tails)
     else:
         assert ref_sorted is not None
-        ref_q = np.quantile(ref_sorted, tails)
-    cur_q = np.quantile(cur, tails)
+        ref_q = sorted_quantile(ref_sorted, tails)
+    cur_q = sorted_quantile(cur, tails)
     low, high = float(min(ref_q[0], cur_q[0])), float(max(ref_q[1], cur_q[1]))
     if not high > low:
         low, high = low - 0.5, high + 0.5

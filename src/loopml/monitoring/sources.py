@@ -132,7 +132,10 @@ class TableSource:
             return
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(self._parquet).iter_batches(columns=[top]):
+        # text read as dictionaries: counting then touches small integer codes
+        text = column_kind(self.schema.field(top).type) == "string"
+        reader = pq.ParquetFile(self._parquet, read_dictionary=[top] if text else None)
+        for batch in reader.iter_batches(columns=[top]):
             yield self._extract(batch.column(0), path)
 
 

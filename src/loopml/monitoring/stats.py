@@ -46,6 +46,7 @@ __all__ = [
     "ks_pvalue",
     "psi",
     "quantile_edges",
+    "sorted_quantile",
 ]
 
 PSI_EPSILON = 1e-4
@@ -146,11 +147,25 @@ def ks_pvalue(d: float, n: int, m: int, exact_from: tuple[Any, Any] | None = Non
     return float(np.clip(stats.kstwo.sf(d, max(1.0, np.round(en))), 0.0, 1.0))
 
 
+def sorted_quantile(sorted_values: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """:func:`numpy.quantile` (linear method) of an already sorted array, by indexing
+    instead of partitioning it again."""
+    probs = np.asarray(probs, dtype=float)
+    h = (sorted_values.size - 1) * probs
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, sorted_values.size - 1)
+    t = h - lo
+    below, above = sorted_values[lo], sorted_values[hi]
+    step = above - below
+    # numpy's interpolation: from whichever neighbour is nearer, for the same rounding
+    return np.asarray(np.where(t >= 0.5, above - step * (1 - t), below + step * t), dtype=float)
+
+
 def quantile_edges(sorted_values: np.ndarray, bins: int) -> np.ndarray:
     """The distinct inner edges of ``bins`` equal-share bins of a sorted sample (its
     quantiles at 1/bins, 2/bins, …; repeated quantiles of tied values collapse)."""
     probs = np.arange(1, bins) / bins
-    return np.unique(np.quantile(sorted_values, probs))
+    return np.unique(sorted_quantile(sorted_values, probs))
 
 
 def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
