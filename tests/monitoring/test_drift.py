@@ -335,3 +335,23 @@ def test_outputs_frame_json_and_html(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="cannot write the report"):
         report.save_html(tmp_path / "missing" / "drift.html")
     assert list(tmp_path.glob("**/.*.tmp")) == []
+
+
+def test_counting_tests_stream_the_current_column(tmp_path: Path) -> None:
+    reference, current = _frame(5000, seed=1), _frame(5000, seed=2, shift=2.0)
+    current.loc[::10, "fare"] = np.nan
+    path = tmp_path / "cur.parquet"
+    pq.write_table(pa.Table.from_pandas(current), path, row_group_size=600)
+    tests = {"fare": "psi", "distance": "jensenshannon"}
+    streamed = drift(reference, path, tests=tests)
+    full = drift(reference, current, tests={"fare": "ks", "distance": "ks"})
+    fare = streamed.column("fare")
+    assert set(fare.stats) == {"psi", "jensenshannon"}  # counted, never sorted
+    assert fare.statistic == pytest.approx(full.column("fare").stats["psi"])
+    assert fare.drifted is True and fare.cur_nulls == 500
+    distance = streamed.column("distance")
+    assert distance.statistic == pytest.approx(full.column("distance").stats["jensenshannon"])
+    assert distance.drifted is False
+    profiled = drift(profile_table(pa.Table.from_pandas(reference)), path, tests=tests)
+    assert profiled.column("fare").statistic == pytest.approx(fare.statistic, abs=1e-3)
+    assert sum(fare.histogram["current"]) == pytest.approx(1.0)  # type: ignore[index]

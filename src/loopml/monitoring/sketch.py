@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from loopml.data.profile import ColumnProfile
 from loopml.monitoring.stats import EXACT_KS_MAX, NumericStats, js_distance, ks_pvalue, psi
 
 __all__ = ["ProfileDistribution", "compare_to_profile"]
@@ -64,7 +65,7 @@ class ProfileDistribution:
     cumulative: np.ndarray | None = None  # exact counts only: values at or below each knot
 
     @classmethod
-    def from_profile(cls, column: Mapping[str, Any]) -> ProfileDistribution | None:
+    def from_profile(cls, column: Mapping[str, Any] | ColumnProfile) -> ProfileDistribution | None:
         """The distribution a column profile (``ColumnProfile.to_dict()`` form, or the
         profile object) describes; None when it has no finite values."""
         get = column.get if isinstance(column, Mapping) else lambda k: getattr(column, k, None)
