@@ -8,11 +8,13 @@ reference and current of n rows each) that a rule flags:
 
 - numbers, normal data with the current mean moved by 0, 0.05, 0.2 or 0.5 sd:
   KS alone (p < 0.05), Wasserstein alone (W/sd >= 0.1), and ``auto`` (both);
-- categories of 10 and of 50 levels, the current shares mixed with uniform shares by
-  0, 10 % or 30 %: chi-square alone (p < 0.05), Jensen-Shannon alone (>= 0.1), ``auto``.
+- categories of 10 and of 50 levels (shares falling linearly from 3 to 1), the current
+  shares unchanged, moved 10 % of the way to uniform (a small change: Jensen-Shannon
+  about 0.015), or reversed (a large one: about 0.25): chi-square alone (p < 0.05),
+  Jensen-Shannon alone (>= 0.1), and ``auto``.
 
 A good default flags about 5 % (or fewer) of the no-change trials at every n, and flags a
-change that matters (0.5 sd; 30 % mixing) once n allows, without flagging a negligible one
+change that matters (0.5 sd; reversed shares) once n allows, without flagging a negligible one
 (0.05 sd) at large n. Not a benchmark: nothing is timed. Prints Markdown tables.
 """
 
@@ -54,7 +56,7 @@ def _column(rng: np.random.Generator, names: pa.Array, n: int, p: np.ndarray) ->
 
 def categorical(rng: np.random.Generator) -> None:
     print(
-        "\n| levels | n a side | mixed with uniform | chi-square alone | JS alone | auto (both) |"
+        "\n| levels | n a side | change | chi-square alone | JS alone | auto (both) |"
     )
     print("|---:|---:|---:|---:|---:|---:|")
     for levels in (10, 50):
@@ -62,9 +64,13 @@ def categorical(rng: np.random.Generator) -> None:
         base /= base.sum()
         names = pa.array([f"v{i}" for i in range(levels)])
         for n in SIZES[:-1]:
-            for mix in (0.0, 0.1, 0.3):
+            for change in ("none", "10 % toward uniform", "shares reversed"):
                 trials = _trials(n)
-                moved = (1 - mix) * base + mix / levels
+                if change == "shares reversed":
+                    moved = base[::-1].copy()
+                else:
+                    mix = 0.1 if change.startswith("10") else 0.0
+                    moved = (1 - mix) * base + mix / levels
 
                 ref = pa.table({f"c{t}": _column(rng, names, n, base) for t in range(trials)})
                 cur = pa.table({f"c{t}": _column(rng, names, n, moved) for t in range(trials)})
@@ -72,8 +78,7 @@ def categorical(rng: np.random.Generator) -> None:
                 chi2 = np.mean([c.stats["chi2_p_value"] < 0.05 for c in report.columns])
                 js = np.mean([c.stats["jensenshannon"] >= 0.1 for c in report.columns])
                 print(
-                    f"| {levels} | {n:,} | {mix:.0%} | {chi2:.1%} | {js:.1%} | "
-                    f"{report.share:.1%} |",
+                    f"| {levels} | {n:,} | {change} | {chi2:.1%} | {js:.1%} | {report.share:.1%} |",
                     flush=True,
                 )
 
