@@ -55,9 +55,7 @@ def _column(rng: np.random.Generator, names: pa.Array, n: int, p: np.ndarray) ->
 
 
 def categorical(rng: np.random.Generator) -> None:
-    print(
-        "\n| levels | n a side | change | chi-square alone | JS alone | auto (both) |"
-    )
+    print("\n| levels | n a side | change | chi-square alone | JS alone | auto (both) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for levels in (10, 50):
         base = np.linspace(3.0, 1.0, levels)

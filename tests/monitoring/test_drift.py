@@ -204,6 +204,17 @@ def test_unusual_columns_get_a_clear_outcome() -> None:
         drift(reference, current, columns=["when"])
 
 
+def test_a_column_of_nones_from_pandas_reads_as_all_missing() -> None:
+    reference = _frame(500, seed=1)
+    current = _frame(500, seed=2).assign(fare=None, city=None)  # Arrow's null type
+    report = drift(reference, current)
+    for name in ("fare", "city"):
+        result = report.column(name)
+        assert result.drifted is True and result.cur_null_fraction == 1.0
+        assert "every current value is missing" in result.note
+    assert drift(current, current).column("fare").drifted is None
+
+
 def test_single_row_and_empty_current() -> None:
     reference = _frame(500, seed=1)
     one = drift(reference, reference.head(1))

@@ -106,6 +106,12 @@ def _plan(
     for name, role in everything:
         forced = name in categorical
         ref_kind, cur_kind = ref.kind_of(name), cur.kind_of(name)
+        # a column of nulls only (pandas makes one of all-None objects) has no type of its
+        # own: it takes the other side's, so it reads as "every value missing"
+        ref_kind = cur_kind if ref_kind == "null" else ref_kind
+        cur_kind = ref_kind if cur_kind == "null" else cur_kind
+        if ref_kind == cur_kind == "null":
+            ref_kind = cur_kind = "string"
         kinds = (_kind(ref_kind, forced), _kind(cur_kind, forced))
         if None in kinds:
             odd = ref_kind if kinds[0] is None else cur_kind

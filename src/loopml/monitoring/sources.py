@@ -98,8 +98,10 @@ class TableSource:
         return kind
 
     def kind_of(self, name: str) -> str:
-        """The profile kind of a column (``integer``, ``float``, ``string``, …)."""
-        return column_kind(self.type_of(name))
+        """The profile kind of a column (``integer``, ``float``, ``string``, …), or
+        ``null`` for a column of Arrow's null type (all values missing, type unknown)."""
+        kind = self.type_of(name)
+        return "null" if pa.types.is_null(kind) else column_kind(kind)
 
     def _extract(self, data: pa.ChunkedArray | pa.Array, path: list[str]) -> Any:
         for part in path:
@@ -171,8 +173,9 @@ class ProfileSource:
         return self._columns[name]
 
     def kind_of(self, name: str) -> str:
-        """The profile kind of a column."""
-        return self._columns[name].kind
+        """The profile kind of a column (``null`` for Arrow's null type)."""
+        column = self._columns[name]
+        return "null" if column.type == "null" else column.kind
 
 
 Source = TableSource | ProfileSource
