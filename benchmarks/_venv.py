@@ -24,6 +24,13 @@ PINS: dict[str, str] = {
     "zenml": "zenml[local]==0.98.0",
     "bentoml": "bentoml==1.4.40",
     "py-spy": "py-spy==0.4.3",
+    "evidently": "evidently==0.7.23",
+    "nannyml": "nannyml==0.13.1",
+}
+# peer -> further requirements installed with the pin (constraints the peer itself lacks)
+WITH: dict[str, list[str]] = {
+    "evidently": ["pandas<3"],
+    "nannyml": ["statsmodels"],  # nannyml 0.13.1 imports it without declaring it
 }
 
 
@@ -78,7 +85,7 @@ def peer_python(peer: str, requirement: str | None = None, import_name: str | No
     if not python.exists():
         steps.append([sys.executable, "-m", "venv", str(venv)])
         steps.append([str(python), "-m", "pip", "install", "-q", "-U", "pip"])
-    steps.append([str(python), "-m", "pip", "install", "-q", requirement])
+    steps.append([str(python), "-m", "pip", "install", "-q", requirement, *WITH.get(peer, [])])
     print(f"installing {requirement} into {venv} ...", file=sys.stderr)
     for step in steps:
         done = _run(step)

@@ -214,7 +214,9 @@ _EXPORTS: dict[str, str] = {
 
 
 # Subpackages reached as attributes: lm.data.load(…), lm.models.load(…), lm.registry.register(…).
-_SUBMODULES = frozenset({"data", "evaluation", "models", "pipelines", "registry"})
+# (monitoring sits above pipelines in the layers, which import this package: it stays out
+# of the TYPE_CHECKING imports above so the layer contract holds.)
+_SUBMODULES = frozenset({"data", "evaluation", "models", "monitoring", "pipelines", "registry"})
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,7 @@ from loopml.cli import (
     evaluation,
     experiments,
     models,
+    monitor,
     pipeline,
     predict,
     runs,
@@ -34,6 +35,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(schedule.app, name="schedule")
+app.add_typer(monitor.app, name="monitor")
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluation.evaluate)
 app.command("gate")(evaluation.gate)

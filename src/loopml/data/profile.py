@@ -10,6 +10,12 @@ per-row Python):
   without the reference rows), and a histogram of 20 equal-width bins between min and max.
   The bin edges are fixed with the reference: later data is counted in the same bins with
   :func:`bin_counts`, values outside going to ``below``/``above``;
+- numbers also carry a ``sketch`` of their distribution, fine enough for drift tests against
+  later data without the reference rows (see :data:`SKETCH_PROBABILITIES`): every distinct
+  value with its count when there are at most :data:`SKETCH_EXACT` of them (the distribution
+  exactly), else the quantiles at 0.1 % steps plus tail points down to 1e-6 (at most 0.1 %
+  of rank error at any value, about 0.02 % on smooth distributions). Profiles stored before
+  the sketch existed have none; readers fall back to the 101 percentiles;
 - strings, categories and booleans: the 50 most frequent values with their counts (ties in
   value order) and ``other``, the count of the remaining non-null values;
 - dates and times (timestamps, dates, times of day): min and max as ISO text. Durations
@@ -48,6 +54,13 @@ __all__ = [
 BINS = 20
 TOP = 50
 PERCENTILES = tuple(range(101))
+SKETCH_EXACT = 1000
+_TAILS = (1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
+# 0.1 % steps, plus points in the tails, where a distribution's CDF bends most between
+# uniform steps (the largest errors of linear interpolation sit there).
+SKETCH_PROBABILITIES = tuple(
+    sorted({round(i / 1000, 3) for i in range(1001)} | set(_TAILS) | {1 - t for t in _TAILS})
+)
 
 
 def column_kind(arrow_type: pa.DataType) -> str:
@@ -94,6 +107,8 @@ class ColumnProfile:
     histogram: Mapping[str, Any] | None = None  # {"edges": [...], "counts": [...]}
     top: tuple[tuple[str, int], ...] | None = None
     other: int | None = None
+    # {"values": [...], "counts": [...]} or {"p": [...], "q": [...]}; see the module docstring
+    sketch: Mapping[str, Any] | None = None
 
     @property
     def null_fraction(self) -> float:
@@ -109,6 +124,8 @@ class ColumnProfile:
             data["top"] = [[v, c] for v, c in self.top]
         if self.histogram is not None:
             data["histogram"] = {k: list(v) for k, v in self.histogram.items()}
+        if self.sketch is not None:
+            data["sketch"] = {k: list(v) for k, v in self.sketch.items()}
         return {k: v for k, v in data.items() if v is not None}
 
     @classmethod
@@ -136,7 +153,23 @@ class ColumnProfile:
                 "edges": [float(e) for e in values["histogram"]["edges"]],
                 "counts": [int(c) for c in values["histogram"]["counts"]],
             }
+        if values.get("sketch") is not None:
+            values["sketch"] = _parse_sketch(values["sketch"])
         return cls(**values)
+
+
+def _parse_sketch(data: Any) -> dict[str, list[Any]]:
+    if isinstance(data, Mapping) and set(data) == {"values", "counts"}:
+        return {
+            "values": [float(v) for v in data["values"]],
+            "counts": [int(c) for c in data["counts"]],
+        }
+    if isinstance(data, Mapping) and set(data) == {"p", "q"}:
+        return {"p": [float(p) for p in data["p"]], "q": [float(q) for q in data["q"]]}
+    raise InvalidInputError(
+        "a column profile's sketch must be {'values': [...], 'counts': [...]} or "
+        "{'p': [...], 'q': [...]}; pass what ColumnProfile.to_dict() returned"
+    )
 
 
 _COLUMN_FIELDS = {f.name for f in fields(ColumnProfile)}
@@ -234,6 +267,7 @@ def _numeric(column: pa.ChunkedArray, base: dict[str, Any]) -> ColumnProfile:
     edges = [low, high] if low == high else _edges(low, high)
     counts, _, _ = bin_counts(values, edges)
     return ColumnProfile(
+        sketch=_sketch(values),
         **base,
         nan=nan,
         min=low,
@@ -243,6 +277,23 @@ def _numeric(column: pa.ChunkedArray, base: dict[str, Any]) -> ColumnProfile:
         quantiles=tuple(float(q) for q in np.percentile(values, PERCENTILES)),
         histogram={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
     )
+
+
+def _sketch(values: np.ndarray) -> dict[str, list[Any]]:
+    """Every distinct value with its count when there are few, else quantiles on the
+    sketch's probability grid (tail points finer than one value apart are left out)."""
+    ordered = np.sort(values)
+    starts = np.flatnonzero(np.diff(ordered)) + 1
+    if starts.size < SKETCH_EXACT:
+        bounds = np.concatenate([[0], starts, [ordered.size]])
+        return {
+            "values": [float(v) for v in ordered[bounds[:-1]]],
+            "counts": [int(c) for c in np.diff(bounds)],
+        }
+    finest = 1 / ordered.size
+    grid = np.array([p for p in SKETCH_PROBABILITIES if min(p, 1 - p) >= finest or p in (0, 1)])
+    quantiles = np.quantile(ordered, grid)
+    return {"p": [float(p) for p in grid], "q": [float(q) for q in quantiles]}
 
 
 def _edges(low: float, high: float) -> list[float]:
