@@ -74,7 +74,7 @@ class StateCache:
         if not paths:
             return found
         # One range scan over the common folder beats thousands of point queries.
-        prefix = os.path.commonpath(paths) if len(paths) > 1 else paths[0]
+        prefix = os.path.commonpath([min(paths), max(paths)])  # sorted: both ends suffice
         wanted = set(paths)
         rows = self._conn.execute(
             "SELECT path, size, mtime_ns, inode, digest FROM state WHERE path >= ? AND path < ?",
