@@ -14,12 +14,17 @@ def unpack_store(cas: ContentAddressedStore) -> int:
     assert isinstance(store, LocalByteStore)
     cas.refresh_packs()
     moved = 0
+    chunks = set()
     for digest in sorted(cas.chunked_digests()):
+        recipe = cas.recipe(digest)
+        assert recipe is not None
+        chunks.update(c for c, _ in recipe.chunks)
         data = cas.read_bytes(digest)
         store.put_bytes(cas.key_for(digest), data)
         store.delete(cas.recipe_key(digest))
         moved += 1
     packed = {d for d in cas.list_digests() if cas.packed(d, refresh=False) is not None}
+    packed -= chunks  # an older store has large files whole, not their chunks
     for digest in sorted(packed):
         entry = cas.packed(digest, refresh=False)
         assert entry is not None
