@@ -217,6 +217,10 @@ class FsspecByteStore(ByteStore, RangeReader):
             atomic_local_copy(src, Path(path))
 
     def read_range(self, key: str, start: int, end: int) -> bytes:
+        if end <= start:  # fsspec reads everything for an empty range
+            if not self.exists(key):
+                raise ArtifactNotFoundError(f"no object {key!r} in {self.url}")
+            return b""
         try:
             return bytes(self.fs.cat_file(self._path(key), start=start, end=end))
         except Exception as exc:

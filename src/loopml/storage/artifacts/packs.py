@@ -313,10 +313,10 @@ class PackWriter:
 
 
 def coalesce(
-    entries: Iterable[tuple[str, PackEntry]], gap: int = 1 << 20
+    entries: Iterable[tuple[str, PackEntry]], gap: int = 1 << 20, span: int = 16 << 20
 ) -> Iterator[tuple[str, int, int, list[tuple[str, PackEntry]]]]:
     """Group packed blobs into ranges to read at once: (pack, start, end, blobs), blobs that
-    are at most ``gap`` bytes apart sharing one range."""
+    are at most ``gap`` bytes apart sharing one range of at most about ``span`` bytes."""
     by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
     for digest, entry in entries:
         by_pack.setdefault(entry.pack, []).append((digest, entry))
@@ -325,7 +325,7 @@ def coalesce(
         run: list[tuple[str, PackEntry]] = []
         start = end = 0
         for digest, entry in items:
-            if run and entry.offset - end > gap:
+            if run and (entry.offset - end > gap or entry.offset + entry.length - start > span):
                 yield pack, start, end, run
                 run = []
             if not run:
