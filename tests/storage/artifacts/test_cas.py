@@ -117,7 +117,8 @@ def test_packed_and_chunked_blobs_read_back(cas: ContentAddressedStore) -> None:
     # A chunked blob: its chunks (here the packed blobs) in order make up the whole.
     whole = b"".join(blobs)
     digest = blake3(whole).hexdigest()
-    cas.put_recipe(digest, Recipe(len(whole), tuple((d, len(b)) for d, b in zip(digests, blobs))))
+    chunks = tuple((d, len(b)) for d, b in zip(digests, blobs, strict=True))
+    cas.put_recipe(digest, Recipe(len(whole), chunks))
     assert cas.has(digest) and cas.size(digest) == len(whole)
     assert cas.read_bytes(digest) == whole
     assert cas.list_digests() == {*digests, digest}
