@@ -140,8 +140,8 @@ def _local_ingest(
             todo.append((path, st))
         else:
             result[path] = BlobInfo(digest, st.st_size)
-            if progress:
-                progress(st.st_size)
+    if progress and result:  # once for all the unchanged files
+        progress(sum(info.size for info in result.values()))
 
     loose = _Loose(local.root)
     writer = cas.pack_writer(durable)

@@ -201,7 +201,7 @@ class ContentAddressedStore:
 
     def __init__(self, byte_store: ByteStore) -> None:
         self.bytes = byte_store
-        self._packed: dict[str, PackEntry] = {}
+        self._packed: dict[str, tuple[str, int, int]] = {}
         self._packs: set[str] = set()
         self._loaded = False
         self._lock = threading.Lock()
@@ -258,7 +258,7 @@ class ContentAddressedStore:
         if entry is None and refresh:
             self.refresh_packs()
             entry = self._packed.get(digest)
-        return entry
+        return None if entry is None else PackEntry(*entry)
 
     def pack_writer(self, durable: bool = True) -> PackWriter:
         """A writer of new packs into this store (see :class:`PackWriter`)."""

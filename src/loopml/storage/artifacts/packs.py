@@ -27,8 +27,8 @@ import struct
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from blake3 import blake3
 
@@ -56,8 +56,7 @@ _SYNC_FILE_RANGE_WRITE = 2
 _BUFFER = 1 << 20  # small blobs are written to a pack in batches of this size
 
 
-@dataclass(frozen=True)
-class PackEntry:
+class PackEntry(NamedTuple):
     """Where a packed blob is: the pack's id, the offset and the length of its bytes."""
 
     pack: str
@@ -83,8 +82,9 @@ def encode_index(entries: Iterable[tuple[str, int, int]], pack_size: int) -> byt
     return body + blake3(body).digest()
 
 
-def decode_index(data: bytes, pack: str) -> tuple[int, dict[str, PackEntry]]:
-    """The pack size and entries an index file holds.
+def decode_index(data: bytes, pack: str) -> tuple[int, dict[str, tuple[str, int, int]]]:
+    """The pack size and entries an index file holds: digest -> (pack, offset, length)
+    (plain tuples: an index of 20,000 blobs is read in a few milliseconds).
 
     Raises:
         CorruptBlobError: the index is truncated or does not match its checksum.
@@ -100,7 +100,7 @@ def decode_index(data: bytes, pack: str) -> tuple[int, dict[str, PackEntry]]:
     if len(body) != head + count * _ENTRY.size:
         raise CorruptBlobError(f"the index of pack {pack} is truncated")
     entries = {
-        digest.hex(): PackEntry(pack, offset, length)
+        digest.hex(): (pack, offset, length)
         for digest, offset, length in _ENTRY.iter_unpack(body[head:])
     }
     return size, entries
