@@ -8,14 +8,15 @@ blob, maps to its chunk list. Changing one byte of a 1 GiB file then stores one 
 of about 1 MiB, not another gigabyte.
 
 The file is mapped into memory once; its digest, the cut points and the chunks' digests are
-computed by code that releases the GIL (BLAKE3 over several threads, the Cython chunker),
-and new chunks are written to a pack straight from the mapping.
+computed at the same time, by code that releases the GIL (BLAKE3, the Cython chunker), and
+new chunks are written to a pack straight from the mapping.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import queue
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -33,11 +34,15 @@ _AVG, _MIN, _MAX = 1 << 20, 256 << 10, 4 << 20  # chunks stay below PACK_LIMIT
 Progress = Callable[[int], None]
 
 
-def _cuts(view: memoryview) -> list[tuple[int, int]]:
+def _cut(view: memoryview, cuts: queue.SimpleQueue[tuple[int, int] | None]) -> None:
+    """Put the chunks' (offset, length) into ``cuts`` as they are found, then None."""
     from pyfastcdc import FastCDC
 
-    chunker = FastCDC(_AVG, min_size=_MIN, max_size=_MAX)
-    return [(chunk.offset, chunk.length) for chunk in chunker.cut_buf(view)]
+    try:
+        for chunk in FastCDC(_AVG, min_size=_MIN, max_size=_MAX).cut_buf(view):
+            cuts.put((chunk.offset, chunk.length))
+    finally:
+        cuts.put(None)
 
 
 def ingest_chunked(
@@ -70,26 +75,28 @@ def ingest_chunked(
         raise InvalidInputError(f"cannot read {path}: {exc}") from exc
     try:
         view = memoryview(mapping)
+        # Three passes over the mapping at once: the cut points (a worker thread, feeding
+        # this one), the whole file's digest (another) and the chunks' digests (here).
+        cuts: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
+        cutter = pool.submit(_cut, view, cuts)
         whole = pool.submit(lambda: blake3(view, max_threads=blake3.AUTO).hexdigest())
         try:
-            try:
-                cuts = _cuts(view)  # while the digest is computed
-            finally:
-                digest = whole.result()
+            chunks = [
+                (blake3(view[offset : offset + length]).hexdigest(), offset, length)
+                for offset, length in iter(cuts.get, None)
+            ]
+        finally:
+            digest = whole.result()
+            cutter.result()
+        try:
             info = BlobInfo(digest, size)
             if stored(digest):
                 if progress:
                     progress(size)
                 return info, None
-
-            def hash_chunk(cut: tuple[int, int]) -> str:
-                return blake3(view[cut[0] : cut[0] + cut[1]]).hexdigest()
-
-            chunks = []
-            for (offset, length), chunk in zip(cuts, pool.map(hash_chunk, cuts), strict=True):
+            for chunk, offset, length in chunks:
                 if chunk not in writer and not stored(chunk):
                     writer.add(chunk, view[offset : offset + length])
-                chunks.append((chunk, length))
                 if progress:
                     progress(length)
         finally:
@@ -102,4 +109,4 @@ def ingest_chunked(
     after = os.stat(path)
     if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or size != st.st_size:
         raise InvalidInputError(f"{path} changed while it was being added; add it again")
-    return info, Recipe(size, tuple(chunks))
+    return info, Recipe(size, tuple((chunk, length) for chunk, _, length in chunks))

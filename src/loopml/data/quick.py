@@ -52,7 +52,7 @@ def quick_status(project: Path | None = None) -> list[QuickEntry] | None:
         pointers = list(find_pointers(root))
         if not pointers:
             return None
-        conn = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(f"{state_db.as_uri()}?mode=ro", uri=True, timeout=5)
         try:
             entries = []
             for file in pointers:

@@ -277,7 +277,10 @@ class PackWriter:
     def _publish_local(self, packs: list[_OpenPack]) -> None:
         assert self._local is not None
         folder = self._local.root / PACKS
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            if self.durable:
+                fsync_dir(folder.parent)
         indexes = []
         for pack in packs:
             tmp = self._staging / f"{pack.id}.idx"
