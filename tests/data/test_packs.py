@@ -317,3 +317,27 @@ def test_data_sync_off_still_stores_everything(project: Path, tmp_path: Path) ->
     data.add(project / "rides")
     assert _read_tree(data.get("rides@1", tmp_path / "out")) == files
     _close(data)
+
+
+@pytest.mark.s3
+def test_packed_and_chunked_data_through_s3(
+    project: Path, tmp_path: Path, s3_bucket: str, s3_endpoint: str
+) -> None:
+    remote = f"s3://{s3_bucket}/packed"
+    data = _client(project, project / ".loopml", s3_endpoint_url=s3_endpoint)
+    files = _small_files(project / "rides", 40)
+    files["big.bin"] = _big_file(project / "rides" / "big.bin", 6)
+    data.add(project / "rides")
+    assert data.push(remote).blobs == 42  # 41 files and the manifest
+    _flip_byte(project / "rides" / "big.bin", 3 * MiB)
+    data.add(project / "rides")
+    files["big.bin"] = (project / "rides" / "big.bin").read_bytes()
+    second = data.push(remote)
+    assert second.blobs == 2 and second.bytes < 5 * MiB  # one new chunk, not the file
+    _close(data)
+    shutil.rmtree(project / "rides")
+    fresh = _client(project, tmp_path / "fresh", s3_endpoint_url=s3_endpoint)
+    assert fresh.pull(remote).blobs == 42  # read from the remote's packs by range
+    fresh.checkout()
+    assert _read_tree(project / "rides") == files
+    _close(fresh)
