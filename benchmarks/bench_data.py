@@ -8,7 +8,9 @@ turns, and times the commands a user types:
 - add of N files of 1 KiB, and `status` with nothing changed;
 - re-add after one small file changed;
 - add of one large file; then one byte of it is changed in place and it is added again:
-  the growth of each tool's store (DVC's cache, loopml's artifact store) is reported.
+  the growth of each tool's store (DVC's cache, loopml's artifact store) is reported;
+- for loopml, the add of another large file with ``LOOPML_DATA_SYNC=false`` (no flush to
+  disk before the version is recorded, as DVC does not flush), against DVC's add.
 
 Times include each CLI's start-up, as a user sees it. DVC runs from benchmarks/.venvs/dvc
 (made on first use); its cache type is left at its default (reflink, else copy).
@@ -38,8 +40,9 @@ class CommandFailed(RuntimeError):
     """A CLI exited non-zero."""
 
 
-def _run(command: list[str], cwd: Path) -> float:
+def _run(command: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> float:
     env = {**os.environ, "LOOPML_CAPTURE_PACKAGES": "0", "DVC_NO_ANALYTICS": "1"}
+    env.update(extra_env or {})
     start = time.perf_counter()
     proc = subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S, env=env
@@ -72,11 +75,11 @@ def _make_many(folder: Path, count: int, seed: int) -> None:
         (sub / f"f{i:05d}.bin").write_bytes(rng.randbytes(1024))
 
 
-def _make_big(path: Path, mib: int) -> None:
+def _make_big(path: Path, mib: int, salt: int = 0) -> None:
     block = os.urandom(1 << 20)
     with open(path, "wb") as handle:
         for i in range(mib):
-            handle.write(block[:-8] + i.to_bytes(8, "little"))
+            handle.write(block[:-8] + (i + (salt << 32)).to_bytes(8, "little"))
 
 
 class Tool:
@@ -88,10 +91,10 @@ class Tool:
         if self.name == "dvc":
             _run([*self.cli, "init", "-q"], project)
 
-    def add(self, project: Path, target: str) -> float:
+    def add(self, project: Path, target: str, extra_env: dict[str, str] | None = None) -> float:
         if self.name == "dvc":
             return _run([*self.cli, "add", "-q", target], project)
-        return _run([*self.cli, "data", "add", target], project)
+        return _run([*self.cli, "data", "add", target], project, extra_env)
 
     def status(self, project: Path) -> float:
         if self.name == "dvc":
@@ -119,6 +122,11 @@ def measure(tool: Tool, root: Path, files: int, big_mib: int, seed: int) -> dict
         handle.write(bytes([byte[0] ^ 0xFF]))
     tool.add(project, "big.bin")
     out["growth_mib"] = (_du(project / tool.store) - before) / (1 << 20)
+    if tool.name == "loopml":
+        _make_big(project / "big2.bin", big_mib, salt=1)
+        out["add_big_nosync"] = tool.add(project, "big2.bin", {"LOOPML_DATA_SYNC": "false"})
+    else:
+        out["add_big_nosync"] = out["add_big"]  # DVC does not flush in any case
     shutil.rmtree(project)
     return out
 
@@ -142,7 +150,7 @@ def main() -> None:
     except PeerInstallError as exc:
         failed["peer"], dvc_version = str(exc).splitlines()[0], "not installed"
 
-    keys = ["add_many", "status", "readd_one", "add_big", "growth_mib"]
+    keys = ["add_many", "status", "readd_one", "add_big", "growth_mib", "add_big_nosync"]
     figures: dict[str, dict[str, list[float]]] = {t.name: {k: [] for k in keys} for t in tools}
     for rep in range(args.repeats):
         order = tools if rep % 2 == 0 else list(reversed(tools))
@@ -172,6 +180,13 @@ def main() -> None:
             "MiB",
             ours["growth_mib"],
             peer["growth_mib"],
+            False,
+        ),
+        Row(
+            f"add one {args.big_mib} MiB file, loopml data_sync off",
+            "s",
+            ours["add_big_nosync"],
+            peer["add_big_nosync"],
             False,
         ),
     ]

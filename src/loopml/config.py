@@ -54,6 +54,9 @@ class Settings:
             verdict (``loopml gate``) passed.
         user: who the model registry's audit log names for changes made from this process
             (empty: the login name).
+        data_sync: flush the blobs ``loopml data add`` and ``pull`` store to disk before
+            the version is recorded. Off is faster on slow disks, but a crash soon after may
+            leave recorded versions whose files are lost.
     """
 
     tracking_uri: str = DEFAULT_TRACKING_URI
@@ -70,6 +73,7 @@ class Settings:
     allow_unapproved_champion: bool = False
     require_passing_gate: bool = False
     user: str = ""
+    data_sync: bool = True
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def replace(self, **changes: Any) -> Settings:

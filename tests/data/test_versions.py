@@ -43,7 +43,7 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
 
 
 def _blob_count(data: DataClient) -> int:
-    return sum(1 for _ in data.blobs.bytes.list("blobs"))
+    return len(data.blobs.list_digests())  # loose, packed and chunked
 
 
 def test_add_records_a_version_and_writes_a_pointer_for_git(data: DataClient) -> None:
@@ -138,8 +138,10 @@ def test_hard_linked_files_are_read_only_and_unprotect_copies(
     data: DataClient, tmp_path: Path
 ) -> None:
     from loopml.data import unprotect
+    from tests.data.stores import unpack_store
 
     data.add(_tree(Path("rides"), {"a.txt": "one"}))
+    unpack_store(data.blobs)  # loose blobs, as a store written before packs: linkable
     out = data.get("rides@1", tmp_path / "linked", link="hardlink")
     linked = out / "a.txt"
     assert linked.stat().st_nlink == 2 and not linked.stat().st_mode & 0o222
@@ -149,7 +151,10 @@ def test_hard_linked_files_are_read_only_and_unprotect_copies(
 
 
 def test_a_corrupted_store_blob_is_caught_on_read(data: DataClient, tmp_path: Path) -> None:
+    from tests.data.stores import unpack_store
+
     data.add(_tree(Path("rides"), {"a.txt": "one"}))
+    unpack_store(data.blobs)  # a loose blob (the packed case: tests/data/test_packs.py)
     digest = data.manifest("rides@1").files[0].digest
     store = data.blobs.bytes
     assert isinstance(store, LocalByteStore)
@@ -199,8 +204,8 @@ def test_missing_blobs_give_a_pull_hint(data: DataClient, tmp_path: Path) -> Non
     data.add(_tree(Path("rides"), {"a.txt": "one"}))
     store = data.blobs.bytes
     assert isinstance(store, LocalByteStore)
-    digest = data.manifest("rides@1").files[0].digest
-    store.delete(data.blobs.key_for(digest))
+    for pack in list(store.list("packs")):  # the file's blob is packed: lose the pack
+        store.delete(pack)
     with pytest.raises(DatasetVersionNotFoundError, match="loopml data pull"):
         data.get("rides@1", tmp_path / "out")
 

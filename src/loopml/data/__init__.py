@@ -15,29 +15,62 @@ binds others.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopml.data.blobs import LinkType, unprotect
-from loopml.data.client import AddResult, DataClient, StatusEntry
-from loopml.data.compare import ColumnChange, DatasetDiff
-from loopml.data.manifest import Manifest, ManifestDiff
-from loopml.data.remote import TransferResult
-from loopml.entities import (
-    Dataset,
-    DatasetFile,
-    DatasetKind,
-    DatasetVersion,
-    LineageDirection,
-    LineageEdge,
-)
-from loopml.errors import InvalidStateError
-
 if TYPE_CHECKING:
+    from loopml.data.blobs import LinkType, unprotect
+    from loopml.data.client import AddResult, DataClient, StatusEntry
+    from loopml.data.compare import ColumnChange, DatasetDiff
+    from loopml.data.manifest import Manifest, ManifestDiff
+    from loopml.data.remote import TransferResult
     from loopml.data.schema import DataSchema
     from loopml.data.validation import ValidationReport
+    from loopml.entities import (
+        Dataset,
+        DatasetFile,
+        DatasetKind,
+        DatasetVersion,
+        LineageDirection,
+        LineageEdge,
+    )
+
+# Imported on first use, so that `loopml data status` (loopml.data.quick) starts fast.
+_EXPORTS: dict[str, str] = {
+    "LinkType": "loopml.data.blobs",
+    "unprotect": "loopml.data.blobs",
+    "AddResult": "loopml.data.client",
+    "DataClient": "loopml.data.client",
+    "StatusEntry": "loopml.data.client",
+    "ColumnChange": "loopml.data.compare",
+    "DatasetDiff": "loopml.data.compare",
+    "Manifest": "loopml.data.manifest",
+    "ManifestDiff": "loopml.data.manifest",
+    "TransferResult": "loopml.data.remote",
+    "Dataset": "loopml.entities",
+    "DatasetFile": "loopml.entities",
+    "DatasetKind": "loopml.entities",
+    "DatasetVersion": "loopml.entities",
+    "LineageDirection": "loopml.entities",
+    "LineageEdge": "loopml.entities",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "AddResult",
@@ -79,6 +112,8 @@ __all__ = [
 
 @contextmanager
 def _client() -> Iterator[DataClient]:
+    from loopml.data.client import DataClient
+
     data = DataClient()
     try:
         yield data
@@ -171,6 +206,8 @@ def lineage(ref: str | DatasetVersion) -> list[LineageEdge]:
 def _log_edge(
     ref: str | DatasetVersion, role: str, direction: LineageDirection, run_id: str | None
 ) -> DatasetVersion:
+    from loopml.entities import LineageEdge
+    from loopml.errors import InvalidStateError
     from loopml.tracking.fluent import active_run_id
 
     with _client() as data:
@@ -194,6 +231,8 @@ def log_input(
     Raises:
         InvalidStateError: there is no active run and no ``run_id``.
     """
+    from loopml.entities import LineageDirection
+
     return _log_edge(dataset, context, LineageDirection.INPUT, run_id)
 
 
@@ -201,6 +240,8 @@ def log_output(
     dataset: str | DatasetVersion, role: str = "", run_id: str | None = None
 ) -> DatasetVersion:
     """Record that the active run (or ``run_id``) produced a dataset version."""
+    from loopml.entities import LineageDirection
+
     return _log_edge(dataset, role, LineageDirection.OUTPUT, run_id)
 
 

@@ -1,22 +1,25 @@
 """Moving dataset files into and out of the content-addressed store, fast.
 
-Into the store: on a local store each new file is read once, hashed while it is copied to a
-temporary name beside its blob, made read-only, and renamed into place after one
-``syncfs`` for the whole batch (one flush instead of one per file, and still no partial
-blob under a real name after a crash). Other stores (S3, a server) get the files hashed
-first, then only the missing blobs uploaded, in parallel.
+Into the store: on a local store each new file is read once. Small files (under 4 MiB) are
+appended to a pack file, large ones are cut into content-defined chunks that go into the
+same packs (see :mod:`loopml.data.chunking`); one ``add`` writes one pack (or a few, of up
+to 256 MiB each) instead of one file per blob. The packs are flushed (``fdatasync`` of just
+these files) before they get their real names, and their indexes after them, so a crash
+leaves no partial pack under a real name and a recorded version never names a lost blob.
+Other stores (S3, a server) get the files hashed first, then only the missing blobs
+uploaded as loose blobs, in parallel.
 
-Out of the store (materialising a version): a reflink where the filesystem supports one, a
-hard link to the read-only blob where it does not, and a copy otherwise (or when asked).
-A linked working file is read-only: an in-place edit fails instead of corrupting the store;
-``loopml data unprotect`` turns linked files into private, writable copies. Permission bits
-do not stop root, so for root ``auto`` copies instead of hard-linking.
+Out of the store (materialising a version): a loose blob is reflinked where the filesystem
+supports it, hard-linked (read-only) where it does not, and copied otherwise (or when
+asked); packed and chunked files are copied out, verified. A linked working file is
+read-only: an in-place edit fails instead of corrupting the store; ``loopml data
+unprotect`` turns linked files into private, writable copies. Permission bits do not stop
+root, so for root ``auto`` copies instead of hard-linking.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import enum
 import errno
 import fcntl
@@ -30,16 +33,16 @@ from pathlib import Path
 
 from blake3 import blake3
 
+from loopml.data.chunking import CHUNKED_FROM, ingest_chunked
 from loopml.data.state import StateCache, hash_files, stat_key
 from loopml.entities import DatasetFile
 from loopml.errors import InvalidInputError, StoreError
 from loopml.storage.artifacts import BlobInfo, ContentAddressedStore, LocalByteStore
+from loopml.storage.artifacts.cas import Recipe
 
 __all__ = ["LinkType", "ingest", "materialise", "unprotect"]
 
 _WORKERS = min(32, (os.cpu_count() or 2) * 4)
-_CHUNK = 1 << 20
-_SMALL = 1 << 20  # files below this are read whole in the calling thread
 _FICLONE = 0x40049409  # linux/fs.h: clone a file's extents (a reflink)
 Progress = Callable[[int], None]
 
@@ -53,54 +56,17 @@ class LinkType(enum.StrEnum):
     COPY = "copy"
 
 
-def _syncfs(folder: Path) -> None:
-    """Flush one filesystem's dirty data (much cheaper than an fsync per file)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-def _copy_hashing(src: str, tmp: Path, store_url: str) -> BlobInfo:
-    """Copy ``src`` to ``tmp`` while hashing it: the file is read once."""
-    hasher = blake3()
-    size = 0
-    try:
-        reader = open(src, "rb")  # noqa: SIM115 - closed by the `with` below
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {src}: {exc.strerror or exc}") from exc
-    with reader:
-        try:
-            writer = open(tmp, "wb")  # noqa: SIM115 - closed by the `with` below
-        except OSError as exc:
-            raise StoreError(f"cannot write to the store {store_url}: {exc}") from exc
-        with writer:
-            while True:
-                try:
-                    chunk = reader.read(_CHUNK)
-                except OSError as exc:
-                    raise InvalidInputError(f"cannot read {src}: {exc.strerror or exc}") from exc
-                if not chunk:
-                    break
-                hasher.update(chunk)
-                try:
-                    writer.write(chunk)
-                except OSError as exc:
-                    raise StoreError(f"cannot write to the store {store_url}: {exc}") from exc
-                size += len(chunk)
-    return BlobInfo(hasher.hexdigest(), size)
-
-
 def _read_small(path: str, size: int) -> bytes:
-    """A small file's bytes with raw system calls (no buffered file object per file)."""
+    """A small file's bytes with raw system calls (no buffered file object per file).
+
+    One ``read`` of one byte more than ``stat`` said: a file that grew since shows up as
+    longer than its recorded size (and is then not cached as unchanged).
+    """
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
             data = os.read(fd, size + 1)
-            while len(data) <= size:  # short reads happen on some filesystems
+            while len(data) < size:  # short reads happen on some filesystems
                 more = os.read(fd, size + 1 - len(data))
                 if not more:
                     break
@@ -112,93 +78,117 @@ def _read_small(path: str, size: int) -> bytes:
     return data
 
 
-def _write_small(tmp: str, data: bytes, store_url: str) -> None:
+def _write_new(path: str, data: bytes) -> None:
+    """Write a new private file (a materialised packed blob)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise StoreError(f"cannot write to the store {store_url}: {exc}") from exc
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+class _Loose:
+    """Which loose blobs a local store holds, one folder listing per digest prefix (a
+    store written before packs existed keeps every blob loose)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root / "blobs"
+        self._listed: dict[str, set[str]] = {}
+
+    def __contains__(self, digest: object) -> bool:
+        assert isinstance(digest, str)
+        names = self._listed.get(digest[:2])
+        if names is None:
+            try:
+                names = set(os.listdir(self._root / digest[:2]))
+            except FileNotFoundError:
+                names = set()
+            self._listed[digest[:2]] = names
+        return digest[2:] in names
 
 
 def _local_ingest(
+    cas: ContentAddressedStore,
     local: LocalByteStore,
     state: StateCache | None,
     files: Sequence[tuple[str, os.stat_result]],
     progress: Progress | None,
+    durable: bool,
 ) -> dict[str, BlobInfo]:
-    """Small files are read, hashed and staged in this thread with raw system calls (the
-    per-file cost is what matters for many small files); large ones in a thread pool (the
-    GIL is released while they are read, hashed and written)."""
+    """Small files are read and hashed in this thread with raw system calls (the per-file
+    cost is what matters for many small files) and appended to a pack; large ones are
+    chunked (see :mod:`loopml.data.chunking`) into the same packs. Nothing is visible
+    until the packs are flushed and named, then the large files' chunk lists."""
     known = state.lookup([p for p, _ in files]) if state is not None else {}
-    blobs = str(local.root / "blobs")
-
-    def blob_path(digest: str) -> str:
-        return f"{blobs}/{digest[:2]}/{digest[2:]}"
-
-    # A folder of its own per call: whatever happens, removing it leaves nothing behind.
-    staging = local.root / "tmp" / uuid.uuid4().hex
-    staging.mkdir(parents=True, exist_ok=True)
     result: dict[str, BlobInfo] = {}
-    small: list[tuple[str, os.stat_result]] = []
-    large: list[tuple[str, os.stat_result]] = []
+    todo: list[tuple[str, os.stat_result]] = []
+    cached: dict[str, str] = {}
     for path, st in files:
         entry = known.get(path)
-        digest = entry[1] if entry and entry[0] == stat_key(st) else ""
-        if digest and os.path.exists(blob_path(digest)):
-            result[path] = BlobInfo(digest, st.st_size)
-            if progress:
-                progress(st.st_size)
+        if entry and entry[0] == stat_key(st):
+            cached[path] = entry[1]
         else:
-            (small if st.st_size < _SMALL else large).append((path, st))
+            todo.append((path, st))
+    absent = cas.missing(cached.values()) if cached else set()
+    for path, st in files:
+        digest = cached.get(path)
+        if digest is None:
+            continue
+        if digest in absent:  # known, but its blob is gone (a pruned or other store)
+            todo.append((path, st))
+        else:
+            result[path] = BlobInfo(digest, st.st_size)
+    if progress and result:  # once for all the unchanged files
+        progress(sum(info.size for info in result.values()))
 
-    staged: list[tuple[str, str]] = []  # (temporary name, digest)
+    loose = _Loose(local.root)
+    writer = cas.pack_writer(durable)
+
+    def stored(digest: str) -> bool:
+        return cas.packed(digest, refresh=False) is not None or digest in loose
+
     fresh: list[tuple[str, os.stat_result, BlobInfo]] = []
-    prefix = str(staging) + "/"
-
-    def stage_large(item: tuple[str, os.stat_result]) -> tuple[str, BlobInfo, str]:
-        path, _ = item
-        tmp = prefix + uuid.uuid4().hex
-        info = _copy_hashing(path, Path(tmp), local.url)
-        os.chmod(tmp, 0o444)
-        if progress:
-            progress(info.size)
-        return path, info, tmp
-
-    try:
-        for n, (path, st) in enumerate(small):
+    recipes: dict[str, Recipe] = {}
+    with writer:
+        small = [item for item in todo if item[1].st_size < CHUNKED_FROM]
+        large = [item for item in todo if item[1].st_size >= CHUNKED_FROM]
+        pending = 0  # bytes not yet reported: one progress call per MiB, not per file
+        for path, st in small:
             data = _read_small(path, st.st_size)
             info = BlobInfo(blake3(data).hexdigest(), len(data))
-            if not os.path.exists(blob_path(info.digest)):
-                tmp = f"{prefix}{n}"
-                _write_small(tmp, data, local.url)
-                staged.append((tmp, info.digest))
+            if info.digest not in writer and not stored(info.digest):
+                writer.add(info.digest, data)
             fresh.append((path, st, info))
-            if progress:
-                progress(info.size)
+            pending += info.size
+            if progress and pending >= 1 << 20:
+                progress(pending)
+                pending = 0
+        if progress and pending:
+            progress(pending)
         if large:
-            by_path = dict(large)
-            with ThreadPoolExecutor(min(4, _WORKERS)) as pool:
-                for path, info, tmp in pool.map(stage_large, large):
-                    staged.append((tmp, info.digest))
-                    fresh.append((path, by_path[path], info))
-        if staged:
-            _syncfs(local.root)  # the data is on disk before any blob gets its real name
-            made: set[str] = set()
-            for tmp, digest in staged:
-                if digest[:2] not in made:
-                    os.makedirs(f"{blobs}/{digest[:2]}", exist_ok=True)
-                    made.add(digest[:2])
-                os.replace(tmp, blob_path(digest))
-            _syncfs(local.root)  # and the names are, before the version is recorded
-    except OSError as exc:
-        raise StoreError(f"cannot write to the store {local.url}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            with ThreadPoolExecutor(2) as pool:
+                for path, st in large:
+                    info, recipe = ingest_chunked(
+                        cas,
+                        writer,
+                        path,
+                        st,
+                        pool,
+                        lambda d: stored(d) or cas.recipe(d) is not None,
+                        progress,
+                    )
+                    if recipe is not None:
+                        recipes[info.digest] = recipe
+                    fresh.append((path, st, info))
+        writer.publish()  # the bytes are on disk before any pack gets its real name
+    cas.refresh_packs()
+    for digest, recipe in recipes.items():  # the chunks are stored: now the chunk lists
+        try:
+            cas.put_recipe(digest, recipe)
+        except OSError as exc:
+            raise StoreError(f"cannot write to the store {local.url}: {exc}") from exc
     for path, _, info in fresh:
         result[path] = info
     if state is not None:
@@ -213,10 +203,14 @@ def ingest(
     files: Sequence[tuple[str, os.stat_result]],
     state: StateCache | None = None,
     progress: Progress | None = None,
+    durable: bool = True,
 ) -> dict[str, BlobInfo]:
     """Store these files (absolute path, stat) as blobs; return each path's digest and size.
 
     Files already stored (known unchanged through the state cache) are not read again.
+    On a local store, what is new is flushed to disk before this returns unless
+    ``durable`` is False (then a crash soon after may lose the blobs of the versions just
+    recorded; the ``data_sync`` setting).
 
     Raises:
         InvalidInputError: a file cannot be read.
@@ -224,7 +218,7 @@ def ingest(
     """
     local = cas.bytes
     if isinstance(local, LocalByteStore):
-        return _local_ingest(local, state, files, progress)
+        return _local_ingest(cas, local, state, files, progress, durable)
     infos = hash_files(state, files)
     missing = cas.missing(i.digest for i in infos.values())
     uploads = {i.digest: p for p, i in infos.items() if i.digest in missing}
@@ -297,10 +291,13 @@ def materialise(
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
-            blob = local.path_for(cas.key_for(item.digest)) if local else None
-            if blob is not None and blob.exists():
+            entry = cas.packed(item.digest, refresh=False) if local else None
+            blob = local.path_for(cas.key_for(item.digest)) if local and not entry else None
+            if entry is not None:  # a packed file: copied out, verified
+                _write_new(str(tmp), cas.read_packed(item.digest, entry))
+            elif blob is not None and blob.exists():
                 _place(blob, tmp, link)
-            else:
+            else:  # chunked, or in another store: streamed and verified
                 cas.get_file(item.digest, tmp)
             os.replace(tmp, target)
         finally:

@@ -244,7 +244,13 @@ class DataClient:
             raise InvalidInputError(f"{path} holds no files to version")
         if on_total is not None:  # the bytes ``progress`` will count, for a progress bar
             on_total(sum(st.st_size for _, _, st in entries))
-        infos = ingest(self.blobs, [(a, st) for _, a, st in entries], self.state, progress)
+        infos = ingest(
+            self.blobs,
+            [(a, st) for _, a, st in entries],
+            self.state,
+            progress,
+            durable=self.client.settings.data_sync,
+        )
         files = [DatasetFile(rel, infos[a].digest, infos[a].size) for rel, a, _ in entries]
         manifest = Manifest.of(files)
         self.state.save_tree(str(target), fingerprint(entries), manifest.digest)
@@ -473,7 +479,13 @@ class DataClient:
         target = self._remote(remote)
         batches = [files, [v.digest for v in versions]]
         return transfer(
-            self.blobs, target, batches, direction="push", remote_url=remote, progress=progress
+            self.blobs,
+            target,
+            batches,
+            direction="push",
+            remote_url=remote,
+            progress=progress,
+            durable=self.client.settings.data_sync,
         )
 
     def pull(
@@ -490,7 +502,14 @@ class DataClient:
             digests = [v.digest for v in versions]
         else:
             digests = [read_pointer(p).digest for p in self.pointers()]
-            first = transfer(source, self.blobs, [digests], direction="pull", remote_url=remote)
+            first = transfer(
+                source,
+                self.blobs,
+                [digests],
+                direction="pull",
+                remote_url=remote,
+                durable=self.client.settings.data_sync,
+            )
             manifests = [self._manifest_by_digest(d) for d in digests]
         files = [f.digest for m in manifests for f in m.files]
         rest = transfer(
@@ -500,6 +519,7 @@ class DataClient:
             direction="pull",
             remote_url=remote,
             progress=progress,
+            durable=self.client.settings.data_sync,
         )
         return TransferResult(
             first.blobs + rest.blobs, first.bytes + rest.bytes, rest.skipped - first.blobs

@@ -17,11 +17,14 @@ import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
 from loopml.errors import InvalidInputError
-from loopml.storage.artifacts.cas import BlobInfo, hash_file
+
+if TYPE_CHECKING:  # imported when used: `loopml data status` needs only the cache
+    from loopml.storage.artifacts.cas import BlobInfo
 
 __all__ = ["StateCache", "fingerprint", "hash_files", "stat_key"]
 
@@ -74,7 +77,7 @@ class StateCache:
         if not paths:
             return found
         # One range scan over the common folder beats thousands of point queries.
-        prefix = os.path.commonpath(paths) if len(paths) > 1 else paths[0]
+        prefix = os.path.commonpath([min(paths), max(paths)])  # sorted: both ends suffice
         wanted = set(paths)
         rows = self._conn.execute(
             "SELECT path, size, mtime_ns, inode, digest FROM state WHERE path >= ? AND path < ?",
@@ -121,6 +124,8 @@ def hash_files(
     Raises:
         InvalidInputError: a file cannot be read.
     """
+    from loopml.storage.artifacts.cas import BlobInfo, hash_file
+
     known = state.lookup([p for p, _ in files]) if state is not None else {}
     result: dict[str, BlobInfo] = {}
     todo: list[tuple[str, os.stat_result]] = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from pathlib import PurePosixPath
 from typing import Any
 
 from loopml.errors import InvalidInputError
@@ -77,12 +76,20 @@ def to_parquet(table: Any) -> bytes:
     return sink.getvalue()
 
 
+def _suffix(path: str) -> str:
+    """What ``PurePosixPath(path).suffix.lower()`` gives, without building a path object."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
+
+
 def is_table_files(paths: Sequence[str]) -> bool:
     """True when files form one table: all Parquet, or a single CSV file."""
     if not paths:
         return False
-    suffixes = {PurePosixPath(p).suffix.lower() for p in paths}
-    return suffixes <= {".parquet", ".pq"} or (suffixes == {".csv"} and len(paths) == 1)
+    if len(paths) == 1 and _suffix(paths[0]) == ".csv":
+        return True
+    return all(_suffix(p) in (".parquet", ".pq") for p in paths)  # stops at the first other
 
 
 def read_table(sources: Sequence[tuple[str, Any]]) -> Any:

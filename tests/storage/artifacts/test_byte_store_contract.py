@@ -65,3 +65,15 @@ def test_keys_are_confined(byte_store: ByteStore, bad: str) -> None:
         byte_store.put_bytes(bad, b"x")
     with pytest.raises(InvalidPathError):
         byte_store.exists(bad)
+
+
+def test_read_range(byte_store: ByteStore) -> None:
+    from loopml.storage.artifacts.base import RangeReader
+
+    assert isinstance(byte_store, RangeReader)  # every byte store here reads ranges
+    byte_store.put_bytes("packs/p.pack", b"0123456789")
+    assert byte_store.read_range("packs/p.pack", 2, 5) == b"234"
+    assert byte_store.read_range("packs/p.pack", 8, 20) == b"89"  # short at the end
+    with pytest.raises(ArtifactNotFoundError):
+        byte_store.read_range("packs/none.pack", 0, 1)
+    assert byte_store.read_range("packs/p.pack", 4, 4) == b""

@@ -97,3 +97,48 @@ def test_large_file_is_streamed_not_loaded(tmp_path: Path) -> None:
     assert info.size == 40 << 20
     assert peak < 8 << 20, f"peak Python allocation {peak} bytes for a 40 MiB file"
     assert (tmp_path / "back.bin").read_bytes() == big.read_bytes()
+
+
+def test_packed_and_chunked_blobs_read_back(cas: ContentAddressedStore) -> None:
+    from loopml.storage.artifacts.cas import Recipe
+
+    blobs = [os.urandom(n) for n in (0, 1, 1000, 70_000)]
+    digests = [blake3(b).hexdigest() for b in blobs]
+    with cas.pack_writer() as writer:
+        for digest, data in zip(digests, blobs, strict=True):
+            writer.add(digest, data)
+        assert not cas.has(digests[2])  # nothing is visible before publishing
+        writer.publish()
+    assert list(cas.bytes.list("blobs")) == []  # in one pack, not one object each
+    assert cas.missing([*digests, "0" * 64]) == {"0" * 64}
+    assert [cas.read_bytes(d) for d in digests] == blobs
+    assert dict(cas.read_many(reversed(digests))) == dict(zip(digests, blobs, strict=True))
+    assert cas.size(digests[3]) == 70_000
+    # A chunked blob: its chunks (here the packed blobs) in order make up the whole.
+    whole = b"".join(blobs)
+    digest = blake3(whole).hexdigest()
+    chunks = tuple((d, len(b)) for d, b in zip(digests, blobs, strict=True))
+    cas.put_recipe(digest, Recipe(len(whole), chunks))
+    assert cas.has(digest) and cas.size(digest) == len(whole)
+    assert cas.read_bytes(digest) == whole
+    assert cas.list_digests() == {*digests, digest}
+    fresh = ContentAddressedStore(cas.bytes)  # another process: reads the index anew
+    assert fresh.read_bytes(digest) == whole and not fresh.missing(digests)
+
+
+def test_a_pack_without_its_index_is_invisible(tmp_path: Path) -> None:
+    from loopml.storage.artifacts.packs import pack_key
+
+    cas = ContentAddressedStore(LocalByteStore(tmp_path / "store"))
+    data = b"some bytes"
+    digest = blake3(data).hexdigest()
+    writer = cas.pack_writer()
+    writer.add(digest, data)
+    [pack] = writer.publish()
+    cas.bytes.delete(pack_key(pack))  # an index whose pack is gone
+    assert ContentAddressedStore(cas.bytes).missing([digest]) == {digest}
+    assert not list((tmp_path / "store" / "tmp").iterdir())  # the writer cleaned up
+    aborted = cas.pack_writer()
+    aborted.add(digest, data)
+    aborted.abort()
+    assert list(cas.bytes.list("packs")) == [pack_key(pack, "idx")]

@@ -16,13 +16,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import BinaryIO
 
-__all__ = ["ByteStore"]
+__all__ = ["ByteStore", "RangeReader"]
 
 
 class ByteStore(ABC):
     """A flat store of byte objects under string keys (local folder, memory, S3, …)."""
 
     url: str
+    #: False for a store that holds only loose ``blobs/…`` keys (a loopml server, which
+    #: resolves packed and chunked blobs on its side).
+    holds_packs: bool = True
 
     @abstractmethod
     def exists(self, key: str) -> bool:
@@ -59,3 +62,12 @@ class ByteStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
+
+
+class RangeReader(ABC):
+    """An optional capability: read part of an object without fetching all of it."""
+
+    @abstractmethod
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (exclusive) of the object (ArtifactNotFoundError when
+        missing); fewer when the object is shorter."""

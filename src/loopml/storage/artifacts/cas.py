@@ -1,32 +1,52 @@
 """The content-addressed store: every blob is kept once, under its BLAKE3 digest.
 
-Layout: ``blobs/<2 hex>/<62 hex>``. Writes are skipped when the blob exists; reads are
-verified, so a blob whose bytes no longer match its digest raises CorruptBlobError instead
-of handing back wrong data.
+A blob is kept in one of three forms, and every read is verified (a blob whose bytes no
+longer match its digest raises CorruptBlobError instead of handing back wrong data):
+
+- loose: ``blobs/<2 hex>/<62 hex>``, one object per blob (artifacts, manifests, and every
+  blob of stores written before packs existed);
+- packed: inside ``packs/<id>.pack``, found through ``packs/<id>.idx`` (small dataset
+  files; see :mod:`loopml.storage.artifacts.packs`);
+- chunked: ``chunked/<2 hex>/<62 hex>`` lists the chunks (each a blob itself, usually
+  packed) whose concatenation is the blob: large dataset files, so that a small change to
+  one stores one new chunk instead of the whole file.
+
+Writes are skipped when the blob is stored in any form.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from blake3 import blake3
 
-from loopml.errors import CorruptBlobError, InvalidInputError
-from loopml.storage.artifacts.base import ByteStore
+from loopml.errors import ArtifactNotFoundError, CorruptBlobError, InvalidInputError
+from loopml.storage.artifacts.base import ByteStore, RangeReader
+from loopml.storage.artifacts.packs import (
+    PACKS,
+    PackEntry,
+    PackWriter,
+    coalesce,
+    decode_index,
+    pack_key,
+)
 
-__all__ = ["BlobInfo", "ContentAddressedStore", "hash_bytes", "hash_file"]
+__all__ = ["BlobInfo", "ContentAddressedStore", "Recipe", "hash_bytes", "hash_file"]
 
 _CHUNK = 1 << 20
 _BIG = 16 << 20  # above this, blake3 hashes with several threads
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+CHUNKED = "chunked"
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,52 @@ def check_digest(digest: str) -> str:
     return digest
 
 
+def _corrupt(digest: str, actual: str) -> CorruptBlobError:
+    return CorruptBlobError(
+        f"blob {digest} is corrupted: its bytes hash to {actual}. Re-upload the artifact, "
+        "or restore the blob from a remote or backup"
+    )
+
+
+def _verified(digest: str, data: bytes) -> bytes:
+    actual = blake3(data).hexdigest()
+    if actual != digest:
+        raise _corrupt(digest, actual)
+    return data
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A chunked blob: its size and its chunks (digest, size), in order."""
+
+    size: int
+    chunks: tuple[tuple[str, int], ...]
+
+    def to_bytes(self) -> bytes:
+        """The stored form (JSON)."""
+        return json.dumps({"size": self.size, "chunks": [list(c) for c in self.chunks]}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, digest: str) -> Recipe:
+        """Parse a stored recipe.
+
+        Raises:
+            CorruptBlobError: it is not a readable chunk list.
+        """
+        try:
+            raw = json.loads(data)
+            chunks = tuple((check_digest(str(d)), int(n)) for d, n in raw["chunks"])
+            recipe = cls(int(raw["size"]), chunks)
+        except (ValueError, TypeError, KeyError, InvalidInputError) as exc:
+            raise CorruptBlobError(
+                f"the chunk list of blob {digest} is corrupted; restore "
+                f"{CHUNKED}/{digest[:2]}/{digest[2:]} from a remote or backup"
+            ) from exc
+        if sum(n for _, n in chunks) != recipe.size:
+            raise CorruptBlobError(f"the chunk list of blob {digest} does not add up to its size")
+        return recipe
+
+
 class _VerifyingReader(io.RawIOBase):
     """Hashes what is read; at end of stream, a mismatch raises CorruptBlobError."""
 
@@ -87,22 +153,58 @@ class _VerifyingReader(io.RawIOBase):
         if not self._checked:
             self._checked = True
             if self._hasher.hexdigest() != self._digest:
-                raise CorruptBlobError(
-                    f"blob {self._digest} is corrupted: its bytes hash to "
-                    f"{self._hasher.hexdigest()}. Re-upload the artifact, or restore the blob "
-                    "from a remote or backup"
-                )
+                raise _corrupt(self._digest, self._hasher.hexdigest())
 
     def close(self) -> None:
         self._inner.close()
         super().close()
 
 
+class _ChunkedReader(io.RawIOBase):
+    """The chunks of a chunked blob in order, each verified, and the whole at the end."""
+
+    def __init__(self, cas: ContentAddressedStore, digest: str, recipe: Recipe) -> None:
+        self._cas = cas
+        self._digest = digest
+        self._chunks = iter(recipe.chunks)
+        self._hasher = blake3()
+        self._buffer = memoryview(b"")
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._buffer:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                if not self._done:
+                    self._done = True
+                    if self._hasher.hexdigest() != self._digest:
+                        raise _corrupt(self._digest, self._hasher.hexdigest())
+                return 0
+            data = self._cas.read_bytes(chunk[0])
+            self._hasher.update(data)
+            self._buffer = memoryview(data)
+        n = min(len(buffer), len(self._buffer))
+        buffer[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
 class ContentAddressedStore:
-    """Blobs stored once by digest, over any :class:`ByteStore`."""
+    """Blobs stored once by digest, over any :class:`ByteStore`.
+
+    The index of the store's packs is read once and kept in memory; it is read again when
+    a blob is not found (another process may have added packs since).
+    """
 
     def __init__(self, byte_store: ByteStore) -> None:
         self.bytes = byte_store
+        self._packed: dict[str, tuple[str, int, int]] = {}
+        self._packs: set[str] = set()
+        self._loaded = False
+        self._lock = threading.Lock()
 
     @staticmethod
     def key_for(digest: str) -> str:
@@ -110,32 +212,162 @@ class ContentAddressedStore:
         check_digest(digest)
         return f"blobs/{digest[:2]}/{digest[2:]}"
 
+    @staticmethod
+    def recipe_key(digest: str) -> str:
+        """The byte-store key of a chunked blob's chunk list: ``chunked/ab/<62 hex>``."""
+        check_digest(digest)
+        return f"{CHUNKED}/{digest[:2]}/{digest[2:]}"
+
+    # -- the pack index ------------------------------------------------------------------
+    def refresh_packs(self) -> None:
+        """Read the indexes of packs not seen yet (published by this or another process)."""
+        if not self.bytes.holds_packs:
+            return
+        with self._lock:
+            self._loaded = True
+            listed = {
+                key[len(PACKS) + 1 : -4] for key in self.bytes.list(PACKS) if key.endswith(".idx")
+            }
+            if self._packs - listed:  # packs were removed: read the index anew
+                self._packs, self._packed = set(), {}
+            new = listed - self._packs
+            for pack in sorted(new):
+                size, entries = decode_index(self._read_object(pack_key(pack, "idx")), pack)
+                try:
+                    actual = self.bytes.size(pack_key(pack))
+                except ArtifactNotFoundError:
+                    continue  # an index whose pack is gone: its blobs are not stored
+                if actual != size:
+                    raise CorruptBlobError(
+                        f"pack {pack} has {actual} bytes where its index says {size}; restore "
+                        f"{pack_key(pack)} from a remote or backup"
+                    )
+                self._packs.add(pack)
+                for digest, entry in entries.items():
+                    self._packed.setdefault(digest, entry)
+
+    def _read_object(self, key: str) -> bytes:
+        with self.bytes.open_read(key) as handle:
+            return handle.read()
+
+    def packed(self, digest: str, refresh: bool = True) -> PackEntry | None:
+        """Where a packed blob is, or None when it is not in a pack."""
+        if not self._loaded:
+            self.refresh_packs()
+        entry = self._packed.get(digest)
+        if entry is None and refresh:
+            self.refresh_packs()
+            entry = self._packed.get(digest)
+        return None if entry is None else PackEntry(*entry)
+
+    def pack_writer(self, durable: bool = True) -> PackWriter:
+        """A writer of new packs into this store (see :class:`PackWriter`)."""
+        return PackWriter(self.bytes, durable=durable)
+
+    # -- chunked blobs -------------------------------------------------------------------
+    def recipe(self, digest: str) -> Recipe | None:
+        """The chunk list of a chunked blob, or None when the blob is not chunked."""
+        if not self.bytes.holds_packs:
+            return None
+        try:
+            data = self._read_object(self.recipe_key(digest))
+        except ArtifactNotFoundError:
+            return None
+        return Recipe.from_bytes(data, digest)
+
+    def chunked_digests(self) -> set[str]:
+        """The digests of every chunked blob, from one listing."""
+        if not self.bytes.holds_packs:
+            return set()
+        found = set()
+        for key in self.bytes.list(CHUNKED):
+            parts = key.split("/")
+            if len(parts) == 3 and len(parts[1]) == 2 and len(parts[2]) == 62:
+                found.add(parts[1] + parts[2])
+        return found
+
+    def open_chunked(self, digest: str, recipe: Recipe) -> BinaryIO:
+        """A verified stream of a blob made of these chunks (raises CorruptBlobError at
+        its end when they do not make up the digest)."""
+        return io.BufferedReader(_ChunkedReader(self, digest, recipe), _CHUNK)
+
+    def put_recipe(self, digest: str, recipe: Recipe) -> None:
+        """Record a chunked blob (after its chunks are stored)."""
+        self.bytes.put_bytes(self.recipe_key(digest), recipe.to_bytes())
+
+    # -- presence ------------------------------------------------------------------------
+    def _has_other(self, digest: str) -> bool:
+        key = self.key_for(digest)
+        if self.bytes.exists(key):
+            return True
+        return self.bytes.holds_packs and self.bytes.exists(self.recipe_key(digest))
+
     def has(self, digest: str) -> bool:
-        """True when the blob is stored."""
-        return self.bytes.exists(self.key_for(digest))
+        """True when the blob is stored (loose, packed or chunked)."""
+        check_digest(digest)
+        if self.bytes.holds_packs and self.packed(digest, refresh=False) is not None:
+            return True
+        if self._has_other(digest):
+            return True
+        return self.bytes.holds_packs and self.packed(digest) is not None
 
     def missing(self, digests: Iterable[str]) -> set[str]:
         """The digests of those given that are not stored."""
-        return {d for d in set(digests) if not self.has(d)}
+        wanted = {check_digest(d) for d in digests}
+        if self.bytes.holds_packs and wanted:
+            self.refresh_packs()
+            wanted = {d for d in wanted if d not in self._packed}
+        return {d for d in wanted if not self._has_other(d)}
+
+    def list_digests(self) -> set[str]:
+        """Every digest the store holds, from listings (not one request per blob)."""
+        found = set()
+        prefixes = ("blobs", CHUNKED) if self.bytes.holds_packs else ("blobs",)
+        for prefix in prefixes:
+            for key in self.bytes.list(prefix):
+                parts = key.split("/")
+                if len(parts) == 3 and len(parts[1]) == 2 and len(parts[2]) == 62:
+                    found.add(parts[1] + parts[2])
+        if self.bytes.holds_packs:
+            self.refresh_packs()
+            found.update(self._packed)
+        return found
 
     def size(self, digest: str) -> int:
         """The blob's size in bytes."""
-        return self.bytes.size(self.key_for(digest))
+        entry = self.packed(digest, refresh=False) if self.bytes.holds_packs else None
+        if entry is not None:
+            return entry.length
+        try:
+            return self.bytes.size(self.key_for(digest))
+        except ArtifactNotFoundError:
+            recipe = self.recipe(digest)
+            if recipe is not None:
+                return recipe.size
+            entry = self.packed(digest) if self.bytes.holds_packs else None
+            if entry is None:
+                raise
+            return entry.length
+
+    # -- writing -------------------------------------------------------------------------
+    def _stored(self, digest: str) -> bool:
+        """Stored, as far as this process knows (no listing of packs again)."""
+        if self.bytes.holds_packs and self.packed(digest, refresh=False) is not None:
+            return True
+        return self._has_other(digest)
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         """Store bytes (skipped when already stored); returns digest and size."""
         info = hash_bytes(data)
-        key = self.key_for(info.digest)
-        if not self.bytes.exists(key):
-            self.bytes.put_bytes(key, data)
+        if not self._stored(info.digest):
+            self.bytes.put_bytes(self.key_for(info.digest), data)
         return info
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobInfo:
         """Store a file (streamed; skipped when already stored)."""
         info = hash_file(path)
-        key = self.key_for(info.digest)
-        if not self.bytes.exists(key):
-            self.bytes.put_file(key, path)
+        if not self._stored(info.digest):
+            self.bytes.put_file(self.key_for(info.digest), path)
         return info
 
     def put_stream(self, stream: BinaryIO) -> BlobInfo:
@@ -150,9 +382,66 @@ class ContentAddressedStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
 
+    # -- reading -------------------------------------------------------------------------
+    def _range(self, key: str, start: int, end: int) -> bytes:
+        if isinstance(self.bytes, RangeReader):
+            return self.bytes.read_range(key, start, end)
+        with self.bytes.open_read(key) as handle:  # no ranged reads: skip to the start
+            remaining = start
+            while remaining > 0:
+                skipped = handle.read(min(remaining, _CHUNK))
+                if not skipped:
+                    break
+                remaining -= len(skipped)
+            return handle.read(end - start)
+
+    def read_packed(self, digest: str, entry: PackEntry) -> bytes:
+        """A packed blob's bytes, verified."""
+        data = self._range(pack_key(entry.pack), entry.offset, entry.offset + entry.length)
+        return _verified(digest, data)
+
+    def read_many(self, digests: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """(digest, verified bytes) of many blobs; packed ones are read a range at a time
+        (neighbours in one read), the others one by one. The order is not kept."""
+        packed: list[tuple[str, PackEntry]] = []
+        others: list[str] = []
+        for digest in dict.fromkeys(digests):
+            entry = self.packed(digest, refresh=False) if self.bytes.holds_packs else None
+            if entry is None:
+                others.append(digest)
+            else:
+                packed.append((digest, entry))
+        for pack, start, end, items in coalesce(packed):
+            data = memoryview(self._range(pack_key(pack), start, end))
+            for digest, entry in items:
+                part = bytes(data[entry.offset - start : entry.offset - start + entry.length])
+                yield digest, _verified(digest, part)
+        for digest in others:
+            yield digest, self.read_bytes(digest)
+
     def open_verified(self, digest: str) -> BinaryIO:
-        """A stream of the blob that raises CorruptBlobError at its end on a mismatch."""
-        raw = _VerifyingReader(self.bytes.open_read(self.key_for(digest)), digest)
+        """A stream of the blob that raises CorruptBlobError at its end on a mismatch.
+
+        Raises:
+            ArtifactNotFoundError: the blob is not stored.
+        """
+        check_digest(digest)
+        entry = self.packed(digest, refresh=False) if self.bytes.holds_packs else None
+        if entry is not None:
+            return io.BytesIO(self.read_packed(digest, entry))
+        try:
+            raw: io.RawIOBase = _VerifyingReader(self.bytes.open_read(self.key_for(digest)), digest)
+        except ArtifactNotFoundError:
+            if not self.bytes.holds_packs:
+                raise
+            recipe = self.recipe(digest)
+            if recipe is not None:
+                return self.open_chunked(digest, recipe)
+            else:
+                entry = self.packed(digest)
+                if entry is None:
+                    raise
+                return io.BytesIO(self.read_packed(digest, entry))
         return io.BufferedReader(raw, _CHUNK)
 
     def read_bytes(self, digest: str) -> bytes:

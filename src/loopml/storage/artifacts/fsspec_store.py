@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from loopml.entities.validation import normalize_relative_path
 from loopml.errors import ArtifactNotFoundError, ConfigurationError, LoopmlError, StoreError
-from loopml.storage.artifacts.base import ByteStore
+from loopml.storage.artifacts.base import ByteStore, RangeReader
 
 if TYPE_CHECKING:
     from loopml.config import Settings
@@ -32,7 +32,7 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-class LocalByteStore(ByteStore):
+class LocalByteStore(ByteStore, RangeReader):
     """Objects as files under a local folder; writes go to a temp name, fsync, rename."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -100,6 +100,20 @@ class LocalByteStore(ByteStore):
         with self.open_read(key) as src:
             atomic_local_copy(src, Path(path))
 
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        try:
+            fd = os.open(self._path(key), os.O_RDONLY)
+        except FileNotFoundError as exc:
+            raise ArtifactNotFoundError(f"no object {key!r} in {self.url}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot read {key!r} under {self.url}: {exc}") from exc
+        try:
+            return os.pread(fd, max(0, end - start), start)
+        except OSError as exc:
+            raise StoreError(f"cannot read {key!r} under {self.url}: {exc}") from exc
+        finally:
+            os.close(fd)
+
     def list(self, prefix: str = "") -> Iterator[str]:
         base = self.root
         clean = normalize_relative_path(prefix, allow_empty=True)
@@ -136,7 +150,7 @@ def atomic_local_copy(src: BinaryIO, dest: Path) -> None:
         raise
 
 
-class FsspecByteStore(ByteStore):
+class FsspecByteStore(ByteStore, RangeReader):
     """Objects in any fsspec filesystem (``memory://``, ``s3://bucket/prefix``, …).
 
     Object stores write whole objects on close, so a reader never sees a partial one.
@@ -201,6 +215,16 @@ class FsspecByteStore(ByteStore):
     def get_file(self, key: str, path: str | os.PathLike[str]) -> None:
         with self.open_read(key) as src:
             atomic_local_copy(src, Path(path))
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        if end <= start:  # fsspec reads everything for an empty range
+            if not self.exists(key):
+                raise ArtifactNotFoundError(f"no object {key!r} in {self.url}")
+            return b""
+        try:
+            return bytes(self.fs.cat_file(self._path(key), start=start, end=end))
+        except Exception as exc:
+            raise self._wrap(key, exc) from exc
 
     def list(self, prefix: str = "") -> Iterator[str]:
         clean = normalize_relative_path(prefix, allow_empty=True)

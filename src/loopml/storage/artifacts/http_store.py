@@ -52,7 +52,13 @@ class _ResponseReader:
 
 
 class HttpByteStore(ByteStore):
-    """Blobs kept by a loopml server, reached through its ``/api/v1/blobs`` routes."""
+    """Blobs kept by a loopml server, reached through its ``/api/v1/blobs`` routes.
+
+    The server hands out every blob whole, packed or chunked ones included, so the client
+    side sees loose blobs only.
+    """
+
+    holds_packs = False
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
         from loopml.storage.metadata.rest._http import HttpSession

@@ -1,0 +1,59 @@
+"""The ``loopml`` console script.
+
+``loopml data status`` with nothing changed is answered here, from the pointer files and
+the state cache alone, before the whole CLI (typer, every command module, the tracking
+stores) is loaded: it is the command typed most often, and start-up was most of its time.
+Everything else, and any status that is not plainly unchanged, goes to
+:func:`loopml.cli.main.main`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+
+def _quick_status(json_out: bool) -> int | None:
+    from loopml.data.quick import quick_status
+
+    entries = quick_status()
+    if entries is None:
+        return None
+    from loopml.cli._output import print_json, print_table
+
+    if json_out:
+        print_json(
+            [
+                {
+                    "path": e.path,
+                    "name": e.name,
+                    "version": e.version,
+                    "state": e.state,
+                    "added": [],
+                    "removed": [],
+                    "changed": [],
+                }
+                for e in entries
+            ]
+        )
+    else:
+        rows = [[e.path, f"{e.name}@{e.version}", e.state, "", "", ""] for e in entries]
+        print_table(["path", "version", "state", "added", "removed", "changed"], rows)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI (see :func:`loopml.cli.main.main`)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:2] == ["data", "status"] and set(args[2:]) <= {"--json"}:
+        code = _quick_status("--json" in args)
+        if code is not None:
+            return code
+    from loopml.cli.main import main as full_main
+
+    return full_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
