@@ -22,11 +22,13 @@ errors in one place instead of guessing::
      │    ├── RegisteredModelNotFoundError
      │    ├── ModelVersionNotFoundError            also an alias that names no version
      │    ├── DatasetNotFoundError
-     │    └── DatasetVersionNotFoundError
+     │    ├── DatasetVersionNotFoundError
+     │    └── DeploymentNotFoundError
      ├── ConflictError (409, exit 4)
      │    ├── AlreadyExistsError                   a name clash
      │    ├── ParamConflictError                   a param re-logged with another value
-     │    └── InvalidStateError                    e.g. logging to a deleted or finished run
+     │    ├── InvalidStateError                    e.g. logging to a deleted or finished run
+     │    └── RevisionConflictError                a deployment changed since it was read
      ├── IntegrityError (500, exit 5)
      │    ├── CorruptBlobError                     a blob whose bytes do not match its digest
      │    └── ModelIntegrityError                  a packaged model file that fails its digest
@@ -34,6 +36,7 @@ errors in one place instead of guessing::
      │    ├── SchemaVersionError                   the database is newer than this loopml
      │    └── RemoteError                          a data remote failed mid-transfer
      ├── StepFailedError (500, exit 1)             a pipeline step raised (after its retries)
+     ├── PredictionError (500, exit 1)             a served model raised inside predict
      ├── ModelLoadError (400, exit 2)              a model that cannot be loaded here
      └── ConfigurationError (400, exit 2)          a setting that cannot be used
 """
@@ -49,6 +52,7 @@ __all__ = [
     "DataSchemaError",
     "DatasetNotFoundError",
     "DatasetVersionNotFoundError",
+    "DeploymentNotFoundError",
     "ExperimentNotFoundError",
     "IntegrityError",
     "InvalidInputError",
@@ -63,8 +67,10 @@ __all__ = [
     "NotFoundError",
     "ParamConflictError",
     "PipelineDefinitionError",
+    "PredictionError",
     "RegisteredModelNotFoundError",
     "RemoteError",
+    "RevisionConflictError",
     "RunNotFoundError",
     "SchemaVersionError",
     "SearchSyntaxError",
@@ -178,6 +184,10 @@ class DatasetVersionNotFoundError(NotFoundError):
     """No such version of a dataset (or no blob a version needs)."""
 
 
+class DeploymentNotFoundError(NotFoundError):
+    """No deployment with that name."""
+
+
 class ConflictError(LoopmlError):
     """The request clashes with what is already stored."""
 
@@ -203,6 +213,13 @@ class InvalidStateError(ConflictError):
     code = "INVALID_STATE"
 
 
+class RevisionConflictError(ConflictError):
+    """A deployment was changed by someone else since the revision the update was based on;
+    read it again and retry."""
+
+    code = "RESOURCE_CONFLICT"
+
+
 class IntegrityError(LoopmlError):
     """Stored data failed an integrity check."""
 
@@ -223,6 +240,13 @@ class StepFailedError(LoopmlError):
     outputs of the steps that finished are kept for ``resume``."""
 
     code = "STEP_FAILED"
+
+
+class PredictionError(LoopmlError):
+    """A served model raised inside ``predict``; the server answers 500 with the request id
+    and keeps serving."""
+
+    code = "PREDICTION_FAILED"
 
 
 class ModelLoadError(LoopmlError):

@@ -1,0 +1,1 @@
+"""Model serving: the inference server, deployments, routing and the prediction log."""
