@@ -10,12 +10,14 @@ from loopml.cli import (
     artifacts,
     data,
     demo,
+    deploy,
     evaluation,
     experiments,
     models,
     pipeline,
     runs,
     schedule,
+    serve,
     server,
 )
 
@@ -33,11 +35,13 @@ app.add_typer(models.app, name="models")
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(schedule.app, name="schedule")
+app.add_typer(deploy.app, name="deploy")
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluation.evaluate)
 app.command("gate")(evaluation.gate)
 app.command("scheduler")(schedule.scheduler)
 app.command("server")(server.server)
+app.command("serve")(serve.serve)
 
 
 @app.command("version")
