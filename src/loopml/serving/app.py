@@ -34,6 +34,8 @@ __all__ = ["REQUEST_ID_HEADER", "build_app"]
 log = logging.getLogger("loopml.serving")
 
 REQUEST_ID_HEADER = "x-request-id"
+ROUTE_HEADER = "x-loopml-route"  # primary or canary: which route answered
+VERSION_HEADER = "x-loopml-model-version"  # the registered version that answered
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _OFFLOAD_BYTES = 256 * 1024  # bodies this large are decoded off the event loop
 
@@ -122,7 +124,12 @@ def build_app(state: ServingState) -> Starlette:
             route, protocol, request_id, stamp, started, 200, None, features, outputs,
             start, stop, inputs,
         )  # fmt: skip
-        return Response(body, 200, headers={REQUEST_ID_HEADER: request_id}, media_type=json_type)
+        headers = {
+            REQUEST_ID_HEADER: request_id,
+            ROUTE_HEADER: route.name,
+            VERSION_HEADER: route.version_label,
+        }
+        return Response(body, 200, headers=headers, media_type=json_type)
 
     def refuse(
         route: Route, protocol: str, request_id: str, stamp: int, started: float, exc: LoopmlError

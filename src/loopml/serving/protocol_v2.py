@@ -71,15 +71,15 @@ def _flatten(data: list[Any]) -> list[Any]:
     if not data or not isinstance(data[0], list):
         return data
     out: list[Any] = []
-    stack = [data]
-    while stack:  # row-major, any depth
-        item = stack.pop()
-        for value in reversed(item):
+
+    def walk(items: list[Any]) -> None:  # row-major, any depth
+        for value in items:
             if isinstance(value, list):
-                stack.append(value)
+                walk(value)
             else:
                 out.append(value)
-    out.reverse()
+
+    walk(data)
     return out
 
 
