@@ -169,3 +169,53 @@ def test_the_log_can_be_turned_off(store: TrackingClient) -> None:
             == 200
         )
     assert read_predictions("echo").empty
+
+
+def _log_and_read(client: TrackingClient) -> pd.DataFrame:
+    logger = PredictionLogger(client.stores.blobs.bytes, "remote", flush_interval=60)
+    logger.start()
+    for i in range(3):
+        logger.record(_entry(i))
+    logger.close()
+    assert logger.written_rows == 3 and logger.write_errors == 0
+    return read_predictions("remote", client=client)
+
+
+@pytest.mark.slow
+def test_the_log_is_written_and_read_through_a_loopml_server(tmp_path: Path) -> None:
+    from loopml.config import Settings
+    from loopml.server.app import create_app
+    from tests._servers.loopml import serve_in_thread
+
+    app = create_app(Settings(tracking_uri=str(tmp_path / "server"), capture_packages=False))
+    with serve_in_thread(app) as url:
+        client = TrackingClient(settings=Settings(tracking_uri=url, capture_packages=False))
+        try:
+            df = _log_and_read(client)
+            assert df.request_id.tolist() == ["r0", "r1", "r2"]
+            assert df["output.prediction"].tolist() == [0.0, 2.0, 4.0]
+            refused = httpx.put(f"{url}/api/v1/objects/blobs/ab/cd", content=b"x")
+            assert refused.status_code == 400 and "not a log object" in refused.json()["message"]
+            escape = httpx.get(f"{url}/api/v1/objects", params={"prefix": "predictions/../runs"})
+            assert escape.status_code == 400
+        finally:
+            client.close()
+    files = list((tmp_path / "server" / "artifacts" / "predictions" / "remote").glob("*/*.parquet"))
+    assert len(files) == 1
+
+
+@pytest.mark.s3
+def test_the_log_is_written_and_read_on_s3(s3_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
+    from loopml.config import Settings
+
+    settings = Settings(
+        tracking_uri=str(tmp_path / "store"),
+        artifact_uri=f"s3://{s3_bucket}/loopml",
+        s3_endpoint_url=s3_endpoint,
+        capture_packages=False,
+    )
+    client = TrackingClient(settings=settings)
+    try:
+        assert _log_and_read(client).request_id.tolist() == ["r0", "r1", "r2"]
+    finally:
+        client.close()
