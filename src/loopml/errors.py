@@ -14,6 +14,7 @@ errors in one place instead of guessing::
      │    ├── SignatureError                       data that does not fit a model's signature
      │    ├── DataSchemaError                      a dataset schema file that cannot be used
      │    ├── PipelineDefinitionError              a step used outside a pipeline, a bad input
+     │    ├── UnsupportedMediaTypeError (415)      a request body of a type a server does not read
      │    └── UnsupportedModelError                a model object no flavor can save
      ├── NotFoundError (404, exit 3)
      │    ├── ExperimentNotFoundError
@@ -77,6 +78,7 @@ __all__ = [
     "SignatureError",
     "StepFailedError",
     "StoreError",
+    "UnsupportedMediaTypeError",
     "UnsupportedModelError",
     "ValueTooLongError",
 ]
@@ -146,6 +148,12 @@ class DataSchemaError(InvalidInputError):
 
 class PipelineDefinitionError(InvalidInputError):
     """A pipeline cannot be built: a step called outside one, an input from elsewhere, …"""
+
+
+class UnsupportedMediaTypeError(InvalidInputError):
+    """A request body in a format the server does not read (e.g. XML to a model server)."""
+
+    http_status = 415
 
 
 class NotFoundError(LoopmlError):

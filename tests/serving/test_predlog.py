@@ -205,7 +205,9 @@ def test_the_log_is_written_and_read_through_a_loopml_server(tmp_path: Path) -> 
 
 
 @pytest.mark.s3
-def test_the_log_is_written_and_read_on_s3(s3_endpoint: str, s3_bucket: str, tmp_path: Path) -> None:
+def test_the_log_is_written_and_read_on_s3(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
     from loopml.config import Settings
 
     settings = Settings(

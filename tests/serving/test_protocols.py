@@ -271,3 +271,39 @@ def test_metrics_count_requests_errors_latency_and_batches(
     assert stats["stats"]["routes"][0]["requests"] == 4
     assert stats["stats"]["routes"][0]["client_errors"] == 1
     assert stats["startup_seconds"] > 0 and stats["idle_memory_mib"] > 0
+
+
+def test_a_model_without_a_signature_takes_what_pandas_infers(store: TrackingClient) -> None:
+    import loopml as lm
+
+    with lm.start_run():
+        info = lm.models.log_model(logistic(), "model")  # no input example: no signature
+    lm.registry.register(info.uri, "plain")
+    with serving("plain/1", client=store) as (url, _):
+        response = httpx.post(f"{url}/invocations", json=split_body(ROWS))
+        assert response.status_code == 200 and response.json() == {"predictions": _expected(ROWS)}
+        assert httpx.get(f"{url}/v2/models/plain").json()["inputs"] == []
+
+
+def test_deployment_specs_normalise_references(tmp_path: Any) -> None:
+    from loopml.errors import InvalidInputError
+    from loopml.serving import DeploymentSpec
+    from loopml.serving.spec import default_name
+
+    spec = DeploymentSpec("pricing@champion", canary="pricing/2", canary_weight=5)
+    assert spec.model == "models:/pricing@champion" and spec.canary == "models:/pricing/2"
+    assert DeploymentSpec.from_dict(spec.to_dict()) == spec
+    folder = tmp_path / "my model"
+    folder.mkdir()
+    assert DeploymentSpec(str(folder)).model == str(folder.resolve())
+    assert default_name(str(folder)) == "my-model"
+    assert default_name("runs:/" + "a" * 32 + "/model") == "model"
+    for bad, fragment in [
+        ({"model": "pricing/1", "canary_weight": 5}, "needs a canary"),
+        ({"model": "pricing/1", "port": 70000}, "port"),
+        ({"model": "pricing/1", "max_batch_size": 0}, "max_batch_size"),
+        ({"model": "pricing/1", "colour": "red"}, "unknown deployment spec key"),
+        ({"model": "./missing"}, "not a model folder"),
+    ]:
+        with pytest.raises(InvalidInputError, match=fragment):
+            DeploymentSpec.from_dict(bad)

@@ -17,7 +17,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from loopml.errors import InvalidInputError, LoopmlError, NotFoundError
+from loopml.errors import (
+    InvalidInputError,
+    LoopmlError,
+    NotFoundError,
+    UnsupportedMediaTypeError,
+)
 from loopml.serving.invocations import encode_predictions, parse_csv, parse_json
 from loopml.serving.protocol_v2 import encode_outputs, parse_infer
 from loopml.serving.routing import ROUTING_KEY_HEADER, Route
@@ -154,7 +159,7 @@ def build_app(state: ServingState) -> Starlette:
             elif kind in (json_type, "", "*/*") or kind.endswith("+json"):
                 inputs = await decode(body, lambda b: parse_json(loads(b)))
             else:
-                raise _UnsupportedMediaError(
+                raise UnsupportedMediaTypeError(
                     f"Content-Type {kind!r} is not accepted; send application/json or text/csv"
                 )
         except LoopmlError as exc:
@@ -317,7 +322,3 @@ def build_app(state: ServingState) -> Starlette:
     )
     app.state.serving = state
     return app
-
-
-class _UnsupportedMediaError(InvalidInputError):
-    http_status = 415
