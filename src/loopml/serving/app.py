@@ -235,7 +235,8 @@ def build_app(state: ServingState) -> Starlette:
         try:
             route = route_for(request)
         except LoopmlError as exc:
-            return answer(error_body(exc, ""), exc.http_status)
+            request_id = uuid.uuid4().hex
+            return answer(error_body(exc, request_id), exc.http_status, request_id)
         table = state.table
         versions = [r.version_label for r in table.serving() if r.version_label]
         body = {
@@ -250,7 +251,8 @@ def build_app(state: ServingState) -> Starlette:
         try:
             route = route_for(request)
         except LoopmlError as exc:
-            return answer(error_body(exc, ""), exc.http_status)
+            request_id = uuid.uuid4().hex
+            return answer(error_body(exc, request_id), exc.http_status, request_id)
         return answer(
             {"name": state.name, "version": route.version_label or None, "ready": state.ready},
             200 if state.ready else 503,
@@ -275,7 +277,9 @@ def build_app(state: ServingState) -> Starlette:
         assert isinstance(exc, HTTPException)
         code = "ENDPOINT_NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
         message = f"{request.method} {request.url.path}: {exc.detail}"
-        return answer({"error_code": code, "message": message, "error": message}, exc.status_code)
+        request_id = uuid.uuid4().hex
+        body = {"error_code": code, "message": message, "error": message, "request_id": request_id}
+        return answer(body, exc.status_code, request_id)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -110,7 +110,11 @@ class Batcher:
                     break
                 items.append(item)
                 rows += item.features.rows
-            await self._dispatch(items)
+            try:
+                await self._dispatch(items)
+            except Exception as exc:  # never leave a request waiting on a dead batcher
+                for item in items:
+                    _fail(item, exc)
 
     async def _dispatch(self, items: list[_Pending]) -> None:
         loop = asyncio.get_running_loop()

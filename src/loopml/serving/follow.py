@@ -66,11 +66,20 @@ class Follower:
             self._thread.join(timeout=60)
 
     def _run(self) -> None:
+        failing = False
         while not self._stop.wait(self.interval):
             try:
                 self.check()
             except Exception:  # a store that is down must not stop the server
-                log.warning("%s: could not check for changes", self.state.name, exc_info=True)
+                if not failing:  # once per outage, not once per poll
+                    log.warning(
+                        "%s: cannot check for changes; serving on", self.state.name, exc_info=True
+                    )
+                failing = True
+            else:
+                if failing:
+                    log.info("%s: checking for changes again", self.state.name)
+                failing = False
 
     def _spec(self) -> tuple[DeploymentSpec, int | None]:
         state = self.state
