@@ -164,7 +164,7 @@ def update_deployment(
 ) -> Deployment:
     """Change some fields of a deployment (a new revision). ``canary=None`` or
     ``shadow=None`` removes that route. Running servers pick the change up within about a
-    second (host, port and workers at their next start).
+    second (host, port, workers and log_predictions at their next start).
 
     Raises:
         DeploymentNotFoundError: no such deployment.

@@ -154,6 +154,8 @@ def _record_endpoint(
     client = TrackingClient(settings=settings)
     try:
         client.stores.metadata.set_deployment_endpoint(deployment, endpoint)
+    except Exception:  # the record is gone or the store is down: serve on regardless
+        log.warning("%s: could not record the endpoint %s", deployment, url, exc_info=True)
     finally:
         client.close()
 
