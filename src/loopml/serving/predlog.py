@@ -174,21 +174,25 @@ class PredictionLogger:
 
 
 def _layout(entry: LogEntry) -> tuple[Any, ...]:
-    def shape(arrays: dict[str, Any] | None) -> Any:
-        if arrays is None:
-            return None
-        return tuple((n, a.dtype.str, a.shape[1:]) for n, a in arrays.items())
-
-    return shape(entry.features), shape(entry.outputs)
+    features, outputs = entry.features, entry.outputs
+    return (
+        None if features is None else [(n, a.dtype, a.shape[1:]) for n, a in features.items()],
+        None if outputs is None else [(n, a.dtype, a.shape[1:]) for n, a in outputs.items()],
+    )
 
 
 def _parquet(deployment: str, entries: list[LogEntry]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    groups: dict[tuple[Any, ...], list[LogEntry]] = {}
+    groups: dict[Any, list[LogEntry]] = {}
     for entry in entries:
-        groups.setdefault(_layout(entry), []).append(entry)
+        features, outputs = _layout(entry)
+        key = (
+            None if features is None else tuple(features),
+            None if outputs is None else tuple(outputs),
+        )
+        groups.setdefault(key, []).append(entry)
     tables = [_table(deployment, g) for g in groups.values()]
     table = (
         tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
@@ -210,8 +214,9 @@ def _table(deployment: str, entries: list[LogEntry]) -> Any:
 
     columns: dict[str, Any] = {
         "request_id": each([e.request_id for e in entries], pa.string()),
-        "row": pa.array(
-            np.concatenate([np.arange(n, dtype=np.int32) for n in counts]), type=pa.int32()
+        "row": pa.array(  # 0..rows-1 within each request
+            (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.int32),
+            type=pa.int32(),
         ),
         "timestamp": pa.array(
             np.repeat(np.array([e.timestamp_us for e in entries], dtype=np.int64), counts),
