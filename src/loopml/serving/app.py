@@ -100,6 +100,7 @@ def build_app(state: ServingState) -> Starlette:
     ) -> Response:
         """Prepare, predict, answer, and account for one request."""
         features = None
+        outputs = None
         try:
             features = route.runtime.prepare(inputs)
             outputs, start, stop = await route.batcher.predict(features)
@@ -114,8 +115,12 @@ def build_app(state: ServingState) -> Starlette:
             )  # fmt: skip
             return answer(error_body(exc, request_id), exc.http_status, request_id)
         except Exception as exc:
-            log.exception("request %s: the model raised", request_id)
-            message = f"the model raised {type(exc).__name__}: {exc}"[:2000]
+            if outputs is None:
+                log.exception("request %s: the model raised", request_id)
+                message = f"the model raised {type(exc).__name__}: {exc}"[:2000]
+            else:
+                log.exception("request %s: the output cannot be sent as JSON", request_id)
+                message = f"the model's output cannot be sent as JSON: {exc}"[:2000]
             state.finish(route, protocol, request_id, stamp, started, 500, message, features, None)
             body_ = {
                 "error_code": "PREDICTION_FAILED",

@@ -72,7 +72,9 @@ def resolve(ref: str, client: TrackingClient) -> ResolvedModel:
         ModelLoadError: a folder that holds no packaged model.
     """
     if ref.startswith("models:"):
-        version = client.stores.metadata.get_version_by_uri(parse_models_uri(ref))
+        from loopml.registry import RegistryClient
+
+        version = RegistryClient(client, actor="").resolve(parse_models_uri(ref))
         source = resolve_model_uri(version.source, client)
         return ResolvedModel(ref, source, version.name, version.version, version.run_id)
     if ref.startswith("runs:"):
