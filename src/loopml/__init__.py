@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         DataSchemaError,
         DatasetNotFoundError,
         DatasetVersionNotFoundError,
+        DeploymentNotFoundError,
         ExperimentNotFoundError,
         IntegrityError,
         InvalidInputError,
@@ -61,8 +62,10 @@ if TYPE_CHECKING:
         ModelVersionNotFoundError,
         NotFoundError,
         ParamConflictError,
+        PredictionError,
         RegisteredModelNotFoundError,
         RemoteError,
+        RevisionConflictError,
         RunNotFoundError,
         SchemaVersionError,
         SearchSyntaxError,
@@ -130,6 +133,9 @@ _EXPORTS: dict[str, str] = {
     "DatasetNotFoundError": "loopml.errors",
     "DatasetVersionNotFoundError": "loopml.errors",
     "RemoteError": "loopml.errors",
+    "DeploymentNotFoundError": "loopml.errors",
+    "PredictionError": "loopml.errors",
+    "RevisionConflictError": "loopml.errors",
     "log_input": "loopml.data",
     "evaluate": "loopml.evaluation",
     "gate": "loopml.evaluation",
@@ -214,9 +220,11 @@ _EXPORTS: dict[str, str] = {
 
 
 # Subpackages reached as attributes: lm.data.load(…), lm.models.load(…), lm.registry.register(…).
-# (monitoring sits above pipelines in the layers, which import this package: it stays out
-# of the TYPE_CHECKING imports above so the layer contract holds.)
-_SUBMODULES = frozenset({"data", "evaluation", "models", "monitoring", "pipelines", "registry"})
+# (monitoring and serving sit above pipelines in the layers, which import this package: they
+# stay out of the TYPE_CHECKING imports above so the layer contract holds.)
+_SUBMODULES = frozenset(
+    {"data", "evaluation", "models", "monitoring", "pipelines", "registry", "serving"}
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -247,6 +255,7 @@ __all__ = [
     "DataSchemaError",
     "DatasetNotFoundError",
     "DatasetVersionNotFoundError",
+    "DeploymentNotFoundError",
     "Experiment",
     "ExperimentNotFoundError",
     "IntegrityError",
@@ -265,8 +274,10 @@ __all__ = [
     "PagedList",
     "Param",
     "ParamConflictError",
+    "PredictionError",
     "RegisteredModelNotFoundError",
     "RemoteError",
+    "RevisionConflictError",
     "Run",
     "RunData",
     "RunInfo",

@@ -57,6 +57,16 @@ class Settings:
         data_sync: flush the blobs ``loopml data add`` and ``pull`` store to disk before
             the version is recorded. Off is faster on slow disks, but a crash soon after may
             leave recorded versions whose files are lost.
+        deployment_poll_interval: seconds between a model server's checks of its deployment
+            record and of the registry aliases it follows.
+        prediction_log_flush_interval: seconds a prediction log row may wait before the
+            writer flushes it to a Parquet file.
+        prediction_log_max_rows: buffered prediction log rows that make the writer flush.
+        prediction_log_queue_size: requests the prediction log writer may have queued; past
+            that, entries are dropped (and counted), never waited for.
+        shadow_queue_size: requests a shadow model may have queued; past that, shadow
+            requests are dropped (and counted).
+        serving_threads: threads a model server runs ``predict`` on.
     """
 
     tracking_uri: str = DEFAULT_TRACKING_URI
@@ -74,6 +84,12 @@ class Settings:
     require_passing_gate: bool = False
     user: str = ""
     data_sync: bool = True
+    deployment_poll_interval: float = 1.0
+    prediction_log_flush_interval: float = 5.0
+    prediction_log_max_rows: int = 100_000
+    prediction_log_queue_size: int = 10_000
+    shadow_queue_size: int = 100
+    serving_threads: int = 2
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def replace(self, **changes: Any) -> Settings:
@@ -113,6 +129,18 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigurationError("sqlite_busy_timeout must be >= 0 milliseconds")
     if not settings.tracking_uri:
         raise ConfigurationError("tracking_uri must not be empty")
+    if settings.deployment_poll_interval <= 0 or settings.prediction_log_flush_interval <= 0:
+        raise ConfigurationError(
+            "deployment_poll_interval and prediction_log_flush_interval must be > 0 seconds"
+        )
+    for name in (
+        "prediction_log_max_rows",
+        "prediction_log_queue_size",
+        "shadow_queue_size",
+        "serving_threads",
+    ):
+        if getattr(settings, name) < 1:
+            raise ConfigurationError(f"{name} must be >= 1")
     return settings
 
 

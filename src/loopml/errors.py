@@ -14,6 +14,7 @@ errors in one place instead of guessing::
      │    ├── SignatureError                       data that does not fit a model's signature
      │    ├── DataSchemaError                      a dataset schema file that cannot be used
      │    ├── PipelineDefinitionError              a step used outside a pipeline, a bad input
+     │    ├── UnsupportedMediaTypeError (415)      a request body of a type a server does not read
      │    └── UnsupportedModelError                a model object no flavor can save
      ├── NotFoundError (404, exit 3)
      │    ├── ExperimentNotFoundError
@@ -22,11 +23,13 @@ errors in one place instead of guessing::
      │    ├── RegisteredModelNotFoundError
      │    ├── ModelVersionNotFoundError            also an alias that names no version
      │    ├── DatasetNotFoundError
-     │    └── DatasetVersionNotFoundError
+     │    ├── DatasetVersionNotFoundError
+     │    └── DeploymentNotFoundError
      ├── ConflictError (409, exit 4)
      │    ├── AlreadyExistsError                   a name clash
      │    ├── ParamConflictError                   a param re-logged with another value
-     │    └── InvalidStateError                    e.g. logging to a deleted or finished run
+     │    ├── InvalidStateError                    e.g. logging to a deleted or finished run
+     │    └── RevisionConflictError                a deployment changed since it was read
      ├── IntegrityError (500, exit 5)
      │    ├── CorruptBlobError                     a blob whose bytes do not match its digest
      │    └── ModelIntegrityError                  a packaged model file that fails its digest
@@ -34,7 +37,8 @@ errors in one place instead of guessing::
      │    ├── SchemaVersionError                   the database is newer than this loopml
      │    └── RemoteError                          a data remote failed mid-transfer
      ├── StepFailedError (500, exit 1)             a pipeline step raised (after its retries)
- ├── ScoringError (500, exit 1)                a model raised while scoring a batch file
+     ├── ScoringError (500, exit 1)                a model raised while scoring a batch file
+     ├── PredictionError (500, exit 1)             a served model raised inside predict
      ├── ModelLoadError (400, exit 2)              a model that cannot be loaded here
      └── ConfigurationError (400, exit 2)          a setting that cannot be used
 """
@@ -50,6 +54,7 @@ __all__ = [
     "DataSchemaError",
     "DatasetNotFoundError",
     "DatasetVersionNotFoundError",
+    "DeploymentNotFoundError",
     "ExperimentNotFoundError",
     "IntegrityError",
     "InvalidInputError",
@@ -64,8 +69,10 @@ __all__ = [
     "NotFoundError",
     "ParamConflictError",
     "PipelineDefinitionError",
+    "PredictionError",
     "RegisteredModelNotFoundError",
     "RemoteError",
+    "RevisionConflictError",
     "RunNotFoundError",
     "SchemaVersionError",
     "ScoringError",
@@ -73,6 +80,7 @@ __all__ = [
     "SignatureError",
     "StepFailedError",
     "StoreError",
+    "UnsupportedMediaTypeError",
     "UnsupportedModelError",
     "ValueTooLongError",
 ]
@@ -144,6 +152,12 @@ class PipelineDefinitionError(InvalidInputError):
     """A pipeline cannot be built: a step called outside one, an input from elsewhere, …"""
 
 
+class UnsupportedMediaTypeError(InvalidInputError):
+    """A request body in a format the server does not read (e.g. XML to a model server)."""
+
+    http_status = 415
+
+
 class NotFoundError(LoopmlError):
     """The thing asked for does not exist."""
 
@@ -180,6 +194,10 @@ class DatasetVersionNotFoundError(NotFoundError):
     """No such version of a dataset (or no blob a version needs)."""
 
 
+class DeploymentNotFoundError(NotFoundError):
+    """No deployment with that name."""
+
+
 class ConflictError(LoopmlError):
     """The request clashes with what is already stored."""
 
@@ -203,6 +221,13 @@ class InvalidStateError(ConflictError):
     """The object is in a state that does not allow the operation."""
 
     code = "INVALID_STATE"
+
+
+class RevisionConflictError(ConflictError):
+    """A deployment was changed by someone else since the revision the update was based on;
+    read it again and retry."""
+
+    code = "RESOURCE_CONFLICT"
 
 
 class IntegrityError(LoopmlError):
@@ -232,6 +257,13 @@ class ScoringError(LoopmlError):
     message names the chunk and its rows, and no output file is left behind."""
 
     code = "SCORING_FAILED"
+
+
+class PredictionError(LoopmlError):
+    """A served model raised inside ``predict``; the server answers 500 with the request id
+    and keeps serving."""
+
+    code = "PREDICTION_FAILED"
 
 
 class ModelLoadError(LoopmlError):

@@ -119,3 +119,35 @@ def test_text_arrays_get_a_string_tensor_spec() -> None:
     assert enforce(TensorSpec("str", (-1,)), ["a", "bb"]).tolist() == ["a", "bb"]
     with pytest.raises(SignatureError, match="str array"):
         enforce(TensorSpec("str", (-1,)), [1, 2])
+
+
+# -- decoded JSON (a model server's requests) -------------------------------------------
+def test_json_columns_follow_the_casting_rules() -> None:
+    from loopml.models.signature import column_from_values
+
+    def cast(kind: str, values: list[object], nullable: bool = False) -> np.ndarray:
+        return column_from_values(ColumnSpec("c", kind, nullable), values)
+
+    assert cast("float64", [1, 2.5, True]).tolist() == [1.0, 2.5, 1.0]
+    assert cast("float32", [1, 2]).dtype == np.float32
+    assert cast("int64", [1, 2.0]).tolist() == [1, 2] and cast("int64", [1, 2]).dtype == np.int64
+    assert cast("int8", [-5, 7]).dtype == np.int8
+    assert cast("bool", [True, 0, 1]).tolist() == [True, False, True]
+    assert cast("string", ["a", "b"]).tolist() == ["a", "b"]
+    assert cast("bytes", ["ab"]).tolist() == [b"ab"]
+    assert str(cast("datetime", ["2026-11-01T08:30:00"]).dtype).startswith("datetime64")
+    nullable = cast("int64", [1, None], nullable=True)
+    assert nullable.dtype == np.float64 and np.isnan(nullable[1])  # as enforce() does
+    for kind, values, fragment in [
+        ("float64", ["1.5"], "holds string values, the model takes float64"),
+        ("int64", [1.5], "not whole numbers"),
+        ("int8", [300], "values outside -128..127"),
+        ("int64", [2**70], "too large"),
+        ("bool", [2], "the model takes bool"),
+        ("string", [3], "send it as text"),
+        ("datetime", ["not a date"], "ISO-8601"),
+        ("float64", [[1.0]], "holds a list values"),
+        ("float64", [1.0, None], "1 null value"),
+    ]:
+        with pytest.raises(SignatureError, match=fragment):
+            cast(kind, values)

@@ -10,6 +10,7 @@ from loopml.cli import (
     artifacts,
     data,
     demo,
+    deploy,
     evaluation,
     experiments,
     models,
@@ -18,6 +19,7 @@ from loopml.cli import (
     predict,
     runs,
     schedule,
+    serve,
     server,
 )
 
@@ -36,12 +38,14 @@ app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(deploy.app, name="deploy")
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluation.evaluate)
 app.command("gate")(evaluation.gate)
 app.command("predict")(predict.predict)
 app.command("scheduler")(schedule.scheduler)
 app.command("server")(server.server)
+app.command("serve")(serve.serve)
 
 
 @app.command("version")

@@ -16,6 +16,7 @@ from loopml.entities._registry import (
     RegisteredModel,
     VersionStatus,
 )
+from loopml.entities._serving import Deployment, DeploymentEvent
 from loopml.entities._tracking import (
     ArtifactRecord,
     Experiment,
@@ -39,6 +40,8 @@ __all__ = [
     "DatasetFile",
     "DatasetKind",
     "DatasetVersion",
+    "Deployment",
+    "DeploymentEvent",
     "Experiment",
     "LifecycleStage",
     "LineageDirection",

@@ -382,14 +382,21 @@ class LoadedModel:
         path = self._folder / self.manifest.input_example
         return _example_from_json(json.loads(path.read_text()))
 
-    def predict(self, data: Any, extra_columns: ExtraColumns | None = None) -> Any:
+    def predict(
+        self, data: Any, extra_columns: ExtraColumns | None = None, *, validate: bool = True
+    ) -> Any:
         """Predictions for ``data`` (a DataFrame, dict of columns, records, or an array).
+
+        Args:
+            validate: check and cast ``data`` against the signature first. Pass False only
+                for data already made to fit it (by :func:`~loopml.models.enforce` or
+                :func:`~loopml.models.signature.column_from_values`), as a model server does.
 
         Raises:
             SignatureError: the data does not fit the signature; the message names the column.
         """
         options = self.manifest.loader.get("options", {})
-        if self.signature is not None:
+        if validate and self.signature is not None:
             data = enforce(self.signature.inputs, data, extra_columns or self.extra_columns)
         return self._flavor.predict(self._raw, data, options)
 

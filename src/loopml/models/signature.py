@@ -14,6 +14,10 @@ fit), a float column whose values are all whole numbers into an integer column, 
 into booleans. A string into a number, a fractional float into an integer, a number into a
 string, or a null in a column the signature says is never null, is an error naming the
 column.
+
+Decoded JSON (a model server's requests) goes through the same rules without a DataFrame:
+:func:`column_from_values` turns one column of JSON values into a typed NumPy array, and
+additionally reads ISO-8601 text into a ``datetime`` column and UTF-8 text into ``bytes``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "Signature",
     "TensorSpec",
     "as_frame",
+    "column_from_values",
     "enforce",
     "infer_schema",
     "infer_signature",
@@ -393,3 +398,103 @@ def _enforce_tensor(schema: TensorSpec, data: Any) -> Any:
         f"the model takes a {schema.dtype} array; got {array.dtype.name}, which cannot be "
         "converted without loss"
     )
+
+
+# -- decoded JSON -----------------------------------------------------------------------
+_JSON_KIND = {
+    bool: "bool",
+    int: "int64",
+    float: "float64",
+    str: "string",
+    type(None): "null",
+    list: "a list",
+    dict: "an object",
+}
+
+
+def _json_kind(kinds: set[type]) -> str:
+    named = sorted({_JSON_KIND.get(k, k.__name__) for k in kinds} - {"null"})
+    return " and ".join(named) or "null"
+
+
+def column_from_values(spec: ColumnSpec, values: Any) -> Any:
+    """One column of decoded JSON values (a list) as the NumPy array the model takes, by the
+    casting rules of :func:`enforce`: ints into floats, whole floats into ints that hold them,
+    0/1 into booleans; text into a number, a fraction into an integer or a number into text
+    is refused. A ``datetime`` column reads ISO-8601 text; a ``bytes`` column UTF-8 text.
+
+    Raises:
+        SignatureError: a value the column cannot take, or a null where the signature says
+            the column never holds one; the message names the column.
+    """
+    import numpy as np
+
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    kinds = set(map(type, values))
+    nulls = type(None) in kinds
+    if nulls:
+        kinds.discard(type(None))
+        if not spec.nullable:
+            count = sum(v is None for v in values)
+            raise SignatureError(
+                f"column {spec.name!r} has {count} null value(s), but the signature says it "
+                "never holds nulls; send a value, or give the model a signature with "
+                "nullable=True"
+            )
+    want = spec.type
+
+    def refuse(why: str = "") -> SignatureError:
+        return SignatureError(
+            f"column {spec.name!r} holds {_json_kind(kinds)} values, the model takes {want}"
+            + (f": {why}" if why else "")
+        )
+
+    try:
+        if want in _FLOAT_TYPES:
+            if kinds <= {int, float, bool}:
+                return np.array(values, dtype=want)
+            raise refuse()
+        if want in _INT_TYPES:
+            if not kinds <= {int, float, bool}:
+                raise refuse()
+            if float in kinds:
+                floats = np.array(values, dtype="float64")
+                present = floats[~np.isnan(floats)] if nulls else floats
+                if not np.all(np.isfinite(present) & (np.mod(present, 1) == 0)):
+                    raise refuse("some values are not whole numbers")
+            else:
+                present = np.array([v for v in values if v is not None], dtype="int64")
+            info = np.iinfo(want)
+            if len(present) and (present.min() < info.min or present.max() > info.max):
+                raise refuse(f"values outside {info.min}..{info.max}")
+            if nulls:
+                return np.array(values, dtype="float64")  # a nullable integer travels as float
+            return np.array(values, dtype=want)
+        if want == "bool":
+            if kinds <= {bool} or (kinds <= {bool, int} and set(values) - {None} <= {0, 1}):
+                if nulls:
+                    return np.array([None if v is None else bool(v) for v in values], dtype=object)
+                return np.array(values, dtype=bool)
+            raise refuse()
+        if want == "string":
+            if kinds <= {str}:
+                return np.array(values, dtype=object)
+            raise refuse("send it as text")
+        if want == "bytes":
+            if kinds <= {str}:
+                return np.array([None if v is None else v.encode() for v in values], dtype=object)
+            raise refuse("send it as text")
+        if want == "datetime":
+            if kinds <= {str}:
+                import pandas as pd
+
+                try:
+                    parsed = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601")
+                except (ValueError, TypeError) as exc:
+                    raise refuse(f"not ISO-8601 date-times ({exc})") from exc
+                return parsed.to_numpy()
+            raise refuse("send ISO-8601 text such as 2026-11-01T08:30:00")
+    except OverflowError as exc:
+        raise refuse("a value is too large") from exc
+    raise refuse()  # pragma: no cover - every type is handled above

@@ -40,13 +40,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
 
-    from loopml.server.routers import datasets, health, registry, schedules, tracking
+    from loopml.server.routers import (
+        datasets,
+        deployments,
+        health,
+        objects,
+        registry,
+        schedules,
+        tracking,
+    )
 
     app.include_router(health.router)
     app.include_router(tracking.router, prefix="/api/v1")
     app.include_router(registry.router, prefix="/api/v1")
     app.include_router(datasets.router, prefix="/api/v1")
     app.include_router(schedules.router, prefix="/api/v1")
+    app.include_router(deployments.router, prefix="/api/v1")
+    app.include_router(objects.router, prefix="/api/v1")
     from loopml.server import mlflow as mlflow_api
 
     mlflow_api.include(app)

@@ -1,9 +1,59 @@
-"""Serving: models answer requests (the inference server) and score files in batches.
+"""Model serving: the inference server, deployments, routing, the prediction log, and
+batch scoring of files.
 
-from loopml.serving import predict_file
-predict_file("models:/pricing@champion", "day.parquet", "preds.parquet")
+    import loopml as lm
+    app = lm.serving.create_serving_app("models:/pricing@champion")    # an ASGI app
+    lm.serving.run_server("pricing@champion", port=8080)                 # `loopml serve`
+    lm.serving.create_deployment("pricing", "pricing@champion",
+                                 canary="pricing@challenger", canary_weight=10)
+    lm.serving.serve_deployment("pricing", detach=True)   # a server that follows the record
+    lm.serving.promote("pricing")                  # the canary's version takes all traffic
+    df = lm.serving.read_predictions("pricing", since="2026-11-01")
+    lm.serving.predict_file("pricing@champion", "day.parquet", "preds.parquet")  # batch
+
+Importing this package imports no web framework or table library; they load when a server
+is built or the log is read.
 """
 
-from loopml.serving.batch import BatchResult, predict_file
+from __future__ import annotations
 
-__all__ = ["BatchResult", "predict_file"]
+from loopml.serving.batch import BatchResult, predict_file
+from loopml.serving.deployments import (
+    create_deployment,
+    delete_deployment,
+    deployment_history,
+    deployment_status,
+    get_deployment,
+    list_deployments,
+    promote,
+    rollback,
+    update_deployment,
+)
+from loopml.serving.predictions import read_predictions, summarize_predictions
+from loopml.serving.process import serve_deployment, stop_deployment
+from loopml.serving.routing import ROUTING_KEY_HEADER
+from loopml.serving.server import create_serving_app, run_server
+from loopml.serving.spec import DeploymentSpec, parse_canary
+
+__all__ = [
+    "ROUTING_KEY_HEADER",
+    "BatchResult",
+    "DeploymentSpec",
+    "create_deployment",
+    "create_serving_app",
+    "delete_deployment",
+    "deployment_history",
+    "deployment_status",
+    "get_deployment",
+    "list_deployments",
+    "parse_canary",
+    "predict_file",
+    "promote",
+    "read_predictions",
+    "rollback",
+    "run_server",
+    "serve_deployment",
+    "stop_deployment",
+    "summarize_predictions",
+    "update_deployment",
+]

@@ -1,4 +1,5 @@
-"""ByteStore over a loopml server's blob API: only ``blobs/<2>/<62>`` keys, verified uploads."""
+"""ByteStore over a loopml server: ``blobs/<2>/<62>`` keys through its blob API (verified
+uploads), and log objects (``predictions/…``, the prediction log) through its object API."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from loopml.errors import ArtifactNotFoundError, InvalidPathError
 from loopml.storage.artifacts.base import ByteStore
 from loopml.storage.artifacts.fsspec_store import atomic_local_copy
 
 __all__ = ["HttpByteStore"]
+
+
+_OBJECT_PREFIXES = ("predictions/",)
+
+
+def _is_object(key: str) -> bool:
+    return key.startswith(_OBJECT_PREFIXES)
 
 
 def _digest_of(key: str) -> str:
@@ -67,9 +76,13 @@ class HttpByteStore(ByteStore):
         self.http = HttpSession(self.url, timeout)
 
     def _path(self, key: str) -> str:
+        if _is_object(key):
+            return f"/api/v1/objects/{quote(key)}"
         return f"/api/v1/blobs/{_digest_of(key)}"
 
     def exists(self, key: str) -> bool:
+        if _is_object(key):
+            return key in set(self.list(key))
         response = self.http.client.head(self._path(key))
         if response.status_code == 404:
             return False
@@ -78,6 +91,9 @@ class HttpByteStore(ByteStore):
         return True
 
     def size(self, key: str) -> int:
+        if _is_object(key):
+            with self.open_read(key) as handle:
+                return len(handle.read())
         response = self.http.client.head(self._path(key))
         if response.status_code >= 400:
             if response.status_code == 404:
@@ -99,7 +115,8 @@ class HttpByteStore(ByteStore):
             response.read()
             response.close()
             if response.status_code == 404:
-                raise ArtifactNotFoundError(f"no blob {_digest_of(key)} on {self.url}")
+                what = key if _is_object(key) else f"blob {_digest_of(key)}"
+                raise ArtifactNotFoundError(f"no {what} on {self.url}")
             self.http.raise_for(response)
         return _ResponseReader(response)  # type: ignore[return-value]
 
@@ -108,7 +125,12 @@ class HttpByteStore(ByteStore):
             atomic_local_copy(src, Path(path))
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        raise InvalidPathError("a loopml server does not list its blobs; list a run's artifacts")
+        if not _is_object(prefix.rstrip("/") + "/"):
+            raise InvalidPathError(
+                "a loopml server does not list its blobs; list a run's artifacts"
+            )
+        found = self.http.json("GET", "/api/v1/objects", params={"prefix": prefix})
+        yield from found["keys"]
 
     def delete(self, key: str) -> None:
         raise InvalidPathError("blobs on a loopml server are deleted by its garbage collection")

@@ -29,6 +29,7 @@ from loopml.schemas.tracking import (
 from loopml.storage.metadata.base import SEARCH_MAX_RESULTS_DEFAULT, MetadataStore
 from loopml.storage.metadata.rest._http import HttpSession
 from loopml.storage.metadata.rest.datasets import RestDatasetMixin
+from loopml.storage.metadata.rest.deployments import RestDeploymentMixin
 from loopml.storage.metadata.rest.registry import RestRegistryMixin
 from loopml.storage.metadata.rest.schedules import RestScheduleMixin
 
@@ -51,7 +52,9 @@ def _segment(experiment_id: str) -> str:
     return text
 
 
-class RestMetadataStore(RestDatasetMixin, RestScheduleMixin, RestRegistryMixin, MetadataStore):
+class RestMetadataStore(
+    RestDatasetMixin, RestScheduleMixin, RestDeploymentMixin, RestRegistryMixin, MetadataStore
+):
     """Metadata kept by a loopml server at ``base_url``."""
 
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:

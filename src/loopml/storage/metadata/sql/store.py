@@ -61,6 +61,7 @@ from loopml.storage.metadata.search import (
     parse_order_by,
 )
 from loopml.storage.metadata.sql.datasets import SqlDatasetMixin
+from loopml.storage.metadata.sql.deployments import SqlDeploymentMixin
 from loopml.storage.metadata.sql.engine import make_engine, upgrade_schema, write_transaction
 from loopml.storage.metadata.sql.models import (
     ARTIFACTS,
@@ -143,7 +144,9 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _IN_CHUNK]
 
 
-class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, MetadataStore):
+class SqlMetadataStore(
+    SqlDatasetMixin, SqlScheduleMixin, SqlDeploymentMixin, SqlRegistryMixin, MetadataStore
+):
     """Metadata in SQLite or PostgreSQL; the schema is kept current by Alembic migrations.
 
     Args:

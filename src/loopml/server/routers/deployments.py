@@ -1,0 +1,77 @@
+"""loopml's deployment API (``/api/v1/deployments``): the records model servers follow."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from loopml.schemas.serving import (
+    CreateDeploymentBody,
+    EndpointBody,
+    UpdateDeploymentBody,
+    deployment_to_json,
+    event_to_json,
+)
+from loopml.server.deps import get_stores
+from loopml.storage import Stores
+from loopml.storage.metadata.base import MetadataStore
+
+router = APIRouter(tags=["deployments"])
+
+
+def _metadata(stores: Annotated[Stores, Depends(get_stores)]) -> MetadataStore:
+    return stores.metadata
+
+
+Store = Annotated[MetadataStore, Depends(_metadata)]
+Name = Annotated[str, Path(min_length=1, max_length=250)]
+
+
+@router.post("/deployments")
+def create_deployment(body: CreateDeploymentBody, store: Store) -> dict[str, Any]:
+    """Add a deployment (revision 1, or the one after its name's last)."""
+    made = store.create_deployment(body.name, body.spec, body.versions, body.actor)
+    return deployment_to_json(made)
+
+
+@router.get("/deployments")
+def list_deployments(store: Store) -> dict[str, Any]:
+    """Every deployment, by name."""
+    return {"deployments": [deployment_to_json(d) for d in store.list_deployments()]}
+
+
+@router.get("/deployments/{name}")
+def get_deployment(name: Name, store: Store) -> dict[str, Any]:
+    """One deployment."""
+    return deployment_to_json(store.get_deployment(name))
+
+
+@router.patch("/deployments/{name}")
+def update_deployment(name: Name, body: UpdateDeploymentBody, store: Store) -> dict[str, Any]:
+    """Replace the spec if the deployment is still at ``expected_revision`` (else 409)."""
+    changed = store.update_deployment(
+        name, body.spec, body.expected_revision, body.versions, body.actor, body.action
+    )
+    return deployment_to_json(changed)
+
+
+@router.put("/deployments/{name}/endpoint")
+def set_endpoint(name: Name, body: EndpointBody, store: Store) -> dict[str, Any]:
+    """Record where a server for the deployment runs (``null``: none)."""
+    return {"changed": store.set_deployment_endpoint(name, body.endpoint, body.expected_pid)}
+
+
+@router.delete("/deployments/{name}")
+def delete_deployment(
+    name: Name, store: Store, actor: Annotated[str, Query(max_length=256)] = ""
+) -> dict[str, Any]:
+    """Remove a deployment; its history is kept."""
+    store.delete_deployment(name, actor)
+    return {}
+
+
+@router.get("/deployments/{name}/history")
+def deployment_history(name: Name, store: Store) -> dict[str, Any]:
+    """Every change to deployments of this name, oldest first."""
+    return {"events": [event_to_json(e) for e in store.deployment_history(name)]}
