@@ -61,6 +61,39 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_rows(
         assert metric(text, "loopml_serving_batch_rows_bucket", **labels, le="1.0") < calls
 
 
+def _hammer(url: str, body: dict[str, Any], clients: int = 8, requests: int = 12) -> bool:
+    def client(_: int) -> bool:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            return all(
+                http.post("/invocations", json=body).status_code == 200 for _ in range(requests)
+            )
+
+    with ThreadPoolExecutor(clients) as pool:
+        return all(pool.map(client, range(clients)))
+
+
+def test_by_default_row_wise_flavors_batch_and_python_models_do_not(
+    store: TrackingClient,
+) -> None:
+    register(logistic(), frame(5), "pricing")
+    register(test_models.Echo(), typed_frame(), "echo")
+    with serving("pricing/1", client=store) as (url, _):  # scikit-learn: batched
+        assert _hammer(url, split_body(frame(1).to_numpy().tolist()))
+        assert [r["batch_rows"] for r in httpx.get(f"{url}/stats").json()["routes"]] == [64]
+        text = httpx.get(f"{url}/metrics").text
+        labels = {"deployment": "pricing", "route": "primary"}
+        calls = metric(text, "loopml_serving_batch_rows_count", **labels)
+        assert metric(text, "loopml_serving_batch_rows_sum", **labels) == 96
+        assert calls < 96  # concurrent requests shared predict calls
+    with serving("echo/1", client=store) as (url, _):  # a Python model: one request a call
+        assert _hammer(url, _echo_body(0, 0, 1))
+        assert [r["batch_rows"] for r in httpx.get(f"{url}/stats").json()["routes"]] == [1]
+        text = httpx.get(f"{url}/metrics").text
+        labels = {"deployment": "echo", "route": "primary"}
+        assert metric(text, "loopml_serving_batch_rows_count", **labels) == 96
+        assert metric(text, "loopml_serving_batch_rows_bucket", **labels, le="1.0") == 96
+
+
 def test_a_failing_request_in_a_batch_fails_alone(store: TrackingClient) -> None:
     register(test_models.Raiser(), typed_frame()[["x"]], "raiser")
     with serving("raiser/1", client=store, max_batch_size=32, max_latency_ms=50) as (url, _):

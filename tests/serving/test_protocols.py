@@ -288,11 +288,14 @@ def test_a_model_without_a_signature_takes_what_pandas_infers(store: TrackingCli
 def test_deployment_specs_normalise_references(tmp_path: Any) -> None:
     from loopml.errors import InvalidInputError
     from loopml.serving import DeploymentSpec
-    from loopml.serving.spec import default_name
+    from loopml.serving.spec import AUTO_BATCH_ROWS, default_name
 
     spec = DeploymentSpec("pricing@champion", canary="pricing/2", canary_weight=5)
     assert spec.model == "models:/pricing@champion" and spec.canary == "models:/pricing/2"
     assert DeploymentSpec.from_dict(spec.to_dict()) == spec
+    assert spec.batch_rows(rows_independent=True) == AUTO_BATCH_ROWS  # 0: by flavor
+    assert spec.batch_rows(rows_independent=False) == 1
+    assert spec.replace(max_batch_size=8).batch_rows(rows_independent=False) == 8
     folder = tmp_path / "my model"
     folder.mkdir()
     assert DeploymentSpec(str(folder)).model == str(folder.resolve())
@@ -301,7 +304,7 @@ def test_deployment_specs_normalise_references(tmp_path: Any) -> None:
     for bad, fragment in [
         ({"model": "pricing/1", "canary_weight": 5}, "needs a canary"),
         ({"model": "pricing/1", "port": 70000}, "port"),
-        ({"model": "pricing/1", "max_batch_size": 0}, "max_batch_size"),
+        ({"model": "pricing/1", "max_batch_size": -1}, "max_batch_size"),
         ({"model": "pricing/1", "colour": "red"}, "unknown deployment spec key"),
         ({"model": "./missing"}, "not a model folder"),
     ]:

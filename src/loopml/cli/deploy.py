@@ -61,8 +61,11 @@ def create(
     port: PortOption = 8080,
     workers: WorkersOption = 1,
     max_batch_size: Annotated[
-        int, typer.Option("--max-batch-size", min=1, help="Rows per predict call (1: none).")
-    ] = 1,
+        int,
+        typer.Option(
+            "--max-batch-size", min=0, help="Rows per predict call (1: none; 0: by flavor)."
+        ),
+    ] = 0,
     max_latency_ms: LatencyOption = 0.0,
     no_log_predictions: Annotated[
         bool, typer.Option("--no-log-predictions", help="Do not write the prediction log.")
@@ -96,6 +99,12 @@ def create(
     typer.echo(f"created deployment {made.name} (revision {made.revision}): {_routes(made)}")
     if not no_serve:
         _serve(name, detach)
+
+
+def _batching(live: dict[str, Any]) -> str:
+    """The rows per predict call of the running server's routes (``64``, or ``64/1``)."""
+    rows = dict.fromkeys(str(r.get("batch_rows", live["max_batch_size"])) for r in live["routes"])
+    return "/".join(rows) or str(live["max_batch_size"])
 
 
 def _routes(record: Any) -> str:
@@ -168,7 +177,7 @@ def status(
         typer.echo(
             f"running at {got['endpoint']['url']} (pid {live['pid']}), ready in "
             f"{live['startup_seconds']} s, idle memory {live['idle_memory_mib']} MiB, now "
-            f"{live['memory_mib']} MiB; batching {live['max_batch_size']} rows / "
+            f"{live['memory_mib']} MiB; batching {_batching(live)} rows / "
             f"{live['max_latency_ms']} ms"
         )
         stats = {(s["route"], s["version"]): s for s in live["stats"]["routes"]}
@@ -209,7 +218,10 @@ def update(
     shadow: ShadowOption = None,
     no_shadow: Annotated[bool, typer.Option("--no-shadow", help="Remove the shadow.")] = False,
     max_batch_size: Annotated[
-        int | None, typer.Option("--max-batch-size", min=1, help="Rows per predict call.")
+        int | None,
+        typer.Option(
+            "--max-batch-size", min=0, help="Rows per predict call (1: none; 0: by flavor)."
+        ),
     ] = None,
     max_latency_ms: Annotated[
         float | None, typer.Option("--max-latency-ms", min=0.0, help="Batch wait (ms).")

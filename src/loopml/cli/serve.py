@@ -11,7 +11,12 @@ from loopml.cli._common import TrackingUriOption
 BatchOption = Annotated[
     int,
     typer.Option(
-        "--max-batch-size", min=1, help="Rows combined into one predict call (1: no batching)."
+        "--max-batch-size",
+        min=0,
+        help=(
+            "Rows combined into one predict call; 1: no batching; 0: by the model's flavor "
+            "(64 rows, but 1 for Python models)."
+        ),
     ),
 ]
 LatencyOption = Annotated[
@@ -42,7 +47,7 @@ def serve(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8080,
     workers: WorkersOption = 1,
-    max_batch_size: BatchOption = 1,
+    max_batch_size: BatchOption = 0,
     max_latency_ms: LatencyOption = 0.0,
     no_log_predictions: Annotated[
         bool, typer.Option("--no-log-predictions", help="Do not write the prediction log.")

@@ -401,6 +401,12 @@ class LoadedModel:
         return self._flavor.predict(self._raw, data, options)
 
     @property
+    def rows_independent(self) -> bool:
+        """True when each row's prediction depends on that row alone (every flavor but
+        ``python``), so a server may batch the rows of several requests."""
+        return self._flavor.rows_independent
+
+    @property
     def has_proba(self) -> bool:
         """True when the native model gives class probabilities (``predict_proba``)."""
         return callable(getattr(self.raw, "predict_proba", None))

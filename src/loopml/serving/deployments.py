@@ -77,7 +77,7 @@ def create_deployment(
     host: str = "127.0.0.1",
     port: int = 8080,
     workers: int = 1,
-    max_batch_size: int = 1,
+    max_batch_size: int = 0,
     max_latency_ms: float = 0.0,
     log_predictions: bool = True,
     actor: str | None = None,

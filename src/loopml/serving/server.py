@@ -55,7 +55,7 @@ def create_serving_app(
     *,
     name: str | None = None,
     deployment: str | None = None,
-    max_batch_size: int = 1,
+    max_batch_size: int = 0,
     max_latency_ms: float = 0.0,
     log_predictions: bool = True,
     settings: Settings | None = None,
@@ -71,7 +71,8 @@ def create_serving_app(
             registered model's name, else the folder's).
         deployment: serve this deployment record and follow its changes.
         max_batch_size, max_latency_ms: adaptive batching (rows per predict call; how long
-            a batch may wait for more). ``max_batch_size=1`` predicts each request alone.
+            a batch may wait for more). ``max_batch_size=1`` predicts each request alone;
+            0 chooses by the model's flavor (see :attr:`DeploymentSpec.max_batch_size`).
         log_predictions: append every request to the prediction log.
         metrics_dir: prometheus_client's multiprocess folder (set by ``run_server`` for
             several workers).
@@ -191,7 +192,7 @@ def run_server(
     host: str | None = None,
     port: int | None = None,
     workers: int | None = None,
-    max_batch_size: int = 1,
+    max_batch_size: int = 0,
     max_latency_ms: float = 0.0,
     log_predictions: bool = True,
     settings: Settings | None = None,

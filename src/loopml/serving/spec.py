@@ -23,6 +23,7 @@ from loopml.errors import InvalidInputError
 from loopml.uris import parse_models_uri, parse_runs_uri
 
 __all__ = [
+    "AUTO_BATCH_ROWS",
     "DEFAULT_PORT",
     "DeploymentSpec",
     "default_name",
@@ -32,6 +33,10 @@ __all__ = [
 
 DEFAULT_PORT = 8080
 _MAX_BATCH_ROWS = 1_000_000
+# Rows per predict call when batching is left to the model's flavor: large enough to take
+# every request queued behind a busy predict at the loads one process can serve, small
+# enough that one call stays short.
+AUTO_BATCH_ROWS = 64
 _NAME_CHARS = re.compile(r"[^\w.\-]+")
 
 
@@ -119,8 +124,13 @@ class DeploymentSpec:
             returned.
         host, port: where the server listens.
         workers: server processes (for CPU-bound models).
-        max_batch_size: rows combined into one ``predict`` call (1: no batching).
-        max_latency_ms: how long a batch may wait for more rows.
+        max_batch_size: rows combined into one ``predict`` call (1: no batching). 0 (the
+            default) chooses per model: :data:`AUTO_BATCH_ROWS` for flavors whose rows are predicted
+            independently (scikit-learn, XGBoost, LightGBM, PyTorch), 1 for ``python``
+            models.
+        max_latency_ms: how long a batch may wait for more rows; 0 (the default) batches
+            only the requests that queued while the previous batch was predicted, so it
+            adds no wait.
         log_predictions: append every request to the prediction log.
     """
 
@@ -131,7 +141,7 @@ class DeploymentSpec:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     workers: int = 1
-    max_batch_size: int = 1
+    max_batch_size: int = 0
     max_latency_ms: float = 0.0
     log_predictions: bool = True
 
@@ -149,7 +159,7 @@ class DeploymentSpec:
             raise InvalidInputError(f"host must be an address such as 127.0.0.1, got {self.host!r}")
         _int("port", self.port, 0, 65535)
         _int("workers", self.workers, 1, 64)
-        _int("max_batch_size", self.max_batch_size, 1, _MAX_BATCH_ROWS)
+        _int("max_batch_size", self.max_batch_size, 0, _MAX_BATCH_ROWS)
         latency = self.max_latency_ms
         if isinstance(latency, bool) or not isinstance(latency, (int, float)):
             raise InvalidInputError(f"max_latency_ms must be a number, got {latency!r}")
@@ -184,6 +194,12 @@ class DeploymentSpec:
     def replace(self, **changes: Any) -> DeploymentSpec:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def batch_rows(self, rows_independent: bool) -> int:
+        """The rows one ``predict`` call may combine for a model (see ``max_batch_size``)."""
+        if self.max_batch_size:
+            return self.max_batch_size
+        return AUTO_BATCH_ROWS if rows_independent else 1
 
     def routes(self) -> dict[str, str]:
         """Route name -> model reference, for the routes this spec has."""

@@ -115,7 +115,11 @@ class ServingState:
             self.metrics.batch(model, version, name, rows)
 
         batcher = Batcher(
-            runtime.predict, self.executor, spec.max_batch_size, spec.max_latency_ms, on_batch
+            runtime.predict,
+            self.executor,
+            spec.batch_rows(runtime.model.rows_independent),
+            spec.max_latency_ms,
+            on_batch,
         )
         return Route(name, runtime, batcher, model, version)
 
@@ -258,6 +262,7 @@ class ServingState:
                     "source": route.runtime.resolved.source,
                     "traffic_percent": weight,
                     "load_seconds": round(route.runtime.load_seconds, 3),
+                    "batch_rows": route.batcher.max_rows,
                 }
             )
         return {

@@ -33,10 +33,13 @@ class Flavor(ABC):
     Attributes:
         name: the flavor's name in manifests (``sklearn``).
         modules: top-level modules whose versions are pinned in the manifest.
+        rows_independent: each row's prediction depends on that row alone, so a server
+            may predict the rows of several requests in one call (adaptive batching).
     """
 
     name: ClassVar[str]
     modules: ClassVar[tuple[str, ...]] = ()
+    rows_independent: ClassVar[bool] = True
 
     @abstractmethod
     def detect(self, model: Any) -> bool:

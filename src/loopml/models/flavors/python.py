@@ -59,6 +59,7 @@ class _Loaded:
 class PythonFlavor(Flavor):
     name = "python"
     modules = ("cloudpickle",)
+    rows_independent = False  # a user's predict may look across the rows it is given
 
     def detect(self, model: Any) -> bool:
         return isinstance(model, PythonModel)
