@@ -160,3 +160,11 @@ def test_demo_tracks_runs_and_finds_the_best(capsys, tmp_path: Path) -> None:  #
     assert len(client.get_metric_history(best["info"]["run_id"], "val_rmse")) > 50
     paths = {a.path for a in client.list_artifacts(best["info"]["run_id"])}
     assert {"plots/residuals.png", "features.json", "data/validation_sample.parquet"} <= paths
+
+
+def test_error_messages_are_printed_as_written(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    uri, _ = store
+    # Brackets in a message (a filter, "pip install 'loopml[serving]'") are text, not markup.
+    code, _, err = cli(capsys, "runs", "list", "--tracking-uri", uri, "-f", "params.[bold]a < 1")
+    assert code == 2
+    assert "params.[bold]a < 1" in err

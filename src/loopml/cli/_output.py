@@ -71,7 +71,12 @@ def print_table(
 
 def print_error(message: str) -> None:
     """An error line on stderr."""
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    from rich.markup import escape
+
+    # The message is plain text: "pip install 'loopml[serving]'" must not read as markup.
+    _console(stderr=True).print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True
+    )
 
 
 def fmt_value(value: Any) -> str:
