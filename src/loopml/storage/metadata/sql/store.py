@@ -71,10 +71,6 @@ from loopml.storage.metadata.sql.models import (
     PARAMS,
     RUNS,
     TAGS,
-    SqlExperiment,
-    SqlExperimentTag,
-    SqlParam,
-    SqlRun,
 )
 from loopml.storage.metadata.sql.registry import SqlRegistryMixin
 from loopml.storage.metadata.sql.schedules import SqlScheduleMixin
@@ -193,7 +189,7 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
     @staticmethod
     def _experiment_row(conn: Connection, experiment_id: str | int) -> Any:
         row = conn.execute(
-            select(EXPERIMENTS).where(SqlExperiment.experiment_id == _experiment_pk(experiment_id))
+            select(EXPERIMENTS).where(EXPERIMENTS.c.experiment_id == _experiment_pk(experiment_id))
         ).first()
         if row is None:
             raise ExperimentNotFoundError(
@@ -219,8 +215,8 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
         if pks:
             rows = conn.execute(
                 select(
-                    SqlExperimentTag.experiment_id, SqlExperimentTag.key, SqlExperimentTag.value
-                ).where(SqlExperimentTag.experiment_id.in_(list(pks)))
+                    EXPERIMENT_TAGS.c.experiment_id, EXPERIMENT_TAGS.c.key, EXPERIMENT_TAGS.c.value
+                ).where(EXPERIMENT_TAGS.c.experiment_id.in_(list(pks)))
             )
             for pk, key, value in rows:
                 out[pk][key] = value
@@ -229,7 +225,7 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
     @staticmethod
     def _run_row(conn: Connection, run_id: str) -> Any:
         check_run_id(run_id)
-        row = conn.execute(select(RUNS).where(SqlRun.run_uuid == run_id)).first()
+        row = conn.execute(select(RUNS).where(RUNS.c.run_uuid == run_id)).first()
         if row is None:
             raise RunNotFoundError(f"no run with id {run_id!r} (see `loopml runs list`)")
         return row
@@ -307,7 +303,7 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
         try:
             with self._write() as conn:
                 if conn.execute(
-                    select(SqlExperiment.experiment_id).where(SqlExperiment.name == name)
+                    select(EXPERIMENTS.c.experiment_id).where(EXPERIMENTS.c.name == name)
                 ).first():
                     raise AlreadyExistsError(
                         f"an experiment named {name!r} already exists; pick another name or "
@@ -340,7 +336,7 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self._read() as conn:
-            row = conn.execute(select(EXPERIMENTS).where(SqlExperiment.name == name)).first()
+            row = conn.execute(select(EXPERIMENTS).where(EXPERIMENTS.c.name == name)).first()
             if row is None:
                 return None
             tags = self._experiment_tags(conn, [row.experiment_id])
@@ -356,12 +352,12 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
         _check_max_results(max_results)
         offset = decode_page_token(page_token)
         query = select(EXPERIMENTS).where(
-            SqlExperiment.lifecycle_stage.in_([s.value for s in ViewType(view_type).stages()])
+            EXPERIMENTS.c.lifecycle_stage.in_([s.value for s in ViewType(view_type).stages()])
         )
         if name_like:
-            query = query.where(SqlExperiment.name.ilike(name_like))
+            query = query.where(EXPERIMENTS.c.name.ilike(name_like))
         query = query.order_by(
-            SqlExperiment.creation_time.desc(), SqlExperiment.experiment_id.desc()
+            EXPERIMENTS.c.creation_time.desc(), EXPERIMENTS.c.experiment_id.desc()
         )
         with self._read() as conn:
             rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
@@ -376,13 +372,13 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
             with self._write() as conn:
                 row = self._experiment_row(conn, experiment_id)
                 clash = conn.execute(
-                    select(SqlExperiment.experiment_id).where(SqlExperiment.name == new_name)
+                    select(EXPERIMENTS.c.experiment_id).where(EXPERIMENTS.c.name == new_name)
                 ).scalar()
                 if clash is not None and clash != row.experiment_id:
                     raise AlreadyExistsError(f"an experiment named {new_name!r} already exists")
                 conn.execute(
                     update(EXPERIMENTS)
-                    .where(SqlExperiment.experiment_id == row.experiment_id)
+                    .where(EXPERIMENTS.c.experiment_id == row.experiment_id)
                     .values(name=new_name, last_update_time=_now_ms())
                 )
         except SqlIntegrityError as exc:
@@ -395,7 +391,7 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
                 raise InvalidInputError("the Default experiment (id 0) cannot be deleted")
             conn.execute(
                 update(EXPERIMENTS)
-                .where(SqlExperiment.experiment_id == row.experiment_id)
+                .where(EXPERIMENTS.c.experiment_id == row.experiment_id)
                 .values(lifecycle_stage=stage.value, last_update_time=_now_ms())
             )
 
@@ -502,7 +498,7 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
         with self._write() as conn:
             self._active_run(conn, run_id)
             if values:
-                conn.execute(update(RUNS).where(SqlRun.run_uuid == run_id).values(**values))
+                conn.execute(update(RUNS).where(RUNS.c.run_uuid == run_id).values(**values))
             return self._to_info(self._run_row(conn, run_id))
 
     def _set_run_stage(self, run_id: str, stage: LifecycleStage) -> None:
@@ -510,7 +506,7 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
             self._run_row(conn, run_id)
             conn.execute(
                 update(RUNS)
-                .where(SqlRun.run_uuid == run_id)
+                .where(RUNS.c.run_uuid == run_id)
                 .values(
                     lifecycle_stage=stage.value,
                     deleted_time=_now_ms() if stage == LifecycleStage.DELETED else None,
@@ -557,8 +553,8 @@ class SqlMetadataStore(SqlDatasetMixin, SqlScheduleMixin, SqlRegistryMixin, Meta
     def _write_params(self, conn: Connection, run_id: str, params: dict[str, str]) -> None:
         existing = dict(
             conn.execute(
-                select(SqlParam.key, SqlParam.value).where(
-                    SqlParam.run_uuid == run_id, SqlParam.key.in_(list(params))
+                select(_PARAMS.c.key, _PARAMS.c.value).where(
+                    _PARAMS.c.run_uuid == run_id, _PARAMS.c.key.in_(list(params))
                 )
             ).all()
         )
