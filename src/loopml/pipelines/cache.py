@@ -10,7 +10,6 @@ re-runs the steps that call it.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import inspect
 import json
 import sys
@@ -106,6 +105,10 @@ def param_digest(value: Any) -> str:
 
 
 def _environment(packages: Sequence[str]) -> dict[str, str]:
+    if not packages:
+        return {}
+    import importlib.metadata
+
     found = {}
     for name in packages:
         try:

@@ -22,6 +22,7 @@ from loopml.pipelines.tasks import OutputRef, TaskSpec, list_ref, load_output
 from loopml.tracking.fluent import get_client
 
 if TYPE_CHECKING:
+    from loopml.entities import Run
     from loopml.pipelines.decorators import Pipeline
     from loopml.pipelines.graph import Graph, Node
     from loopml.tracking.client import TrackingClient
@@ -113,7 +114,7 @@ class _Run:
         parent: str,
         experiment_id: str,
         cache: bool,
-        resume: Mapping[str, str],
+        resume: Mapping[str, Run],
         in_process: bool,
     ) -> None:
         self.client = client
@@ -122,7 +123,7 @@ class _Run:
         self.parent = parent
         self.experiment_id = experiment_id
         self.cache = cache
-        self.resume = resume  # cache key -> run id of a finished execution to reuse
+        self.resume = resume  # cache key -> a finished execution to reuse
         self.in_process = in_process
         self.outputs: dict[str, OutputRef | None] = {}
         self.values: dict[str, Any] = {}
@@ -142,7 +143,8 @@ class _Run:
             self.values[node] = load_output(self.outputs[node])
         return self.values[node]
 
-    def find_cached(self, key: str, use_cache: bool) -> str | None:
+    def find_cached(self, key: str, use_cache: bool) -> Run | None:
+        """The execution whose outputs a step with this cache key reuses, if any."""
         if key in self.resume:
             return self.resume[key]
         if not use_cache:
@@ -157,20 +159,29 @@ class _Run:
             max_results=1,
             order_by=["attributes.start_time DESC"],
         )
-        return found[0].info.run_id if found else None
+        return found[0] if found else None
 
-    def child(self, node: Node, item: int | None, key: str, params: Mapping[str, Any]) -> str:
+    def child(
+        self,
+        node: Node,
+        item: int | None,
+        key: str,
+        params: Mapping[str, Any],
+        tags: Mapping[str, str],
+    ) -> str:
+        """Create the child run of one execution, with all its tags in one write."""
         name = node.name if item is None else f"{node.name}[{item}]"
-        tags = {
+        all_tags = {
             f"{T}run": self.parent,
             f"{T}name": self.name,
             f"{S}name": node.step.name,
             f"{S}node": node.name,
             f"{S}cache_key": key,
+            **tags,
         }
         if item is not None:
-            tags[f"{S}item"] = str(item)
-        run = self.client.create_run(self.experiment_id, name, tags, parent_run_id=self.parent)
+            all_tags[f"{S}item"] = str(item)
+        run = self.client.create_run(self.experiment_id, name, all_tags, parent_run_id=self.parent)
         run_id: str = run.info.run_id
         if params:
             self.client.log_params(run_id, _json_params(params))
@@ -280,29 +291,31 @@ def run_pipeline(
     return run
 
 
-def _finished_children(client: TrackingClient, parent: str) -> dict[str, str]:
+def _finished_children(client: TrackingClient, parent: str) -> dict[str, Run]:
     run = client.get_run(parent)
     children = client.search_runs(
         [run.info.experiment_id], f"tags.`{T}run` = '{parent}' and attributes.status = 'FINISHED'"
     )
+    return {c.data.tags[f"{S}cache_key"]: c for c in children if f"{S}cache_key" in c.data.tags}
+
+
+def _reuse_tags(source: Run) -> dict[str, str]:
+    """The tags of a child run that reuses ``source``'s output."""
+    raw = source.data.tags.get(f"{S}output")
     return {
-        c.data.tags[f"{S}cache_key"]: c.info.run_id
-        for c in children
-        if f"{S}cache_key" in c.data.tags
+        f"{S}cache": "hit",
+        f"{S}reused_from": source.info.run_id,
+        **({f"{S}output": raw} if raw else {}),
     }
 
 
-def _reuse(state: _Run, run_id: str, source: str) -> OutputRef | None:
+def _reuse(state: _Run, run_id: str, source: Run) -> OutputRef | None:
     """Give a new child run the output of an earlier execution (same blobs, no copy)."""
-    earlier = state.client.get_run(source)
-    raw = earlier.data.tags.get(f"{S}output")
-    records = state.client.stores.metadata.list_artifacts(source, "outputs/output")
-    state.client.stores.metadata.record_artifacts(run_id, records)
-    state.client.set_tags(
-        run_id,
-        {f"{S}cache": "hit", f"{S}reused_from": source, **({f"{S}output": raw} if raw else {})},
-    )
+    metadata = state.client.stores.metadata
+    records = metadata.list_artifacts(source.info.run_id, "outputs/output")
+    metadata.record_artifacts(run_id, records)
     state.client.set_terminated(run_id, "FINISHED")
+    raw = source.data.tags.get(f"{S}output")
     if not raw:
         return None
     ref = OutputRef.from_dict(json.loads(raw))
@@ -350,17 +363,24 @@ def _execute(state: _Run, runner: Any) -> None:
             use_cache = state.cache and node.step.cache and node.step.deterministic
             for item, literals, inputs in tasks:
                 key = cache_key(node.step.name, code, digests, literals, node.step.environment)
-                run_id = state.child(node, item, key, literals)
                 source = state.find_cached(key, use_cache)
                 if source is not None:
+                    run_id = state.child(node, item, key, literals, _reuse_tags(source))
                     node_items[name][item] = _reuse(state, run_id, source)
                     state.records.append(
                         StepRecord(
-                            name, node.step.name, run_id, "cached", item, key, reused_from=source
+                            name,
+                            node.step.name,
+                            run_id,
+                            "cached",
+                            item,
+                            key,
+                            reused_from=source.info.run_id,
                         )
                     )
                     continue
-                state.client.set_tag(run_id, f"{S}cache", "miss" if use_cache else "off")
+                cache_tag = {f"{S}cache": "miss" if use_cache else "off"}
+                run_id = state.child(node, item, key, literals, cache_tag)
                 inputs = {
                     arg: state.value(up) if state.in_process else state.outputs[up]
                     for arg, up in inputs.items()
