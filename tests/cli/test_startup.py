@@ -65,6 +65,13 @@ def test_opening_a_current_store_imports_neither_orm_nor_alembic(
     assert "alembic" not in modules
 
 
+def test_a_query_loads_no_library_it_does_not_use(tmp_path: Path, store: str) -> None:
+    modules = _modules(tmp_path, "runs", "list", "--tracking-uri", store)
+    # pydantic: typer 0.29 validates every parameter with it (pyproject keeps typer below)
+    unused = {"pydantic", "fsspec", "httpx", "numpy", "pandas", "yaml", "multiprocessing"}
+    assert unused & {m.split(".")[0] for m in modules} == set()
+
+
 def test_help_lists_every_command_of_the_lazy_table() -> None:
     exe = Path(sys.executable).with_name("loopml")
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
