@@ -96,3 +96,22 @@ def test_a_bad_option_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "No such option" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_help_listing_shows_what_each_built_command_says() -> None:
+    import typer.main
+
+    from loopml.cli._lazy import _summary
+    from loopml.cli.main import app
+
+    root = typer.main.get_command(app)
+    for name, target in COMMANDS.items():
+        built = root.get_command(None, name)  # type: ignore[arg-type]
+        assert built is not None
+        assert _summary(name, target).help == built.help, name
+
+
+def test_a_mistyped_command_gets_a_suggestion(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("loopml")
+    done = subprocess.run([str(exe), "pipelin"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "Did you mean 'pipeline'" in done.stderr

@@ -4,26 +4,44 @@ Building every command (inspecting each function's signature, resolving its anno
 and importing every CLI module costs more than most commands take to run, so the root
 ``loopml`` group knows its subcommands only by name until one is asked for: ``loopml
 pipeline run`` imports ``loopml.cli.pipeline`` and builds that group alone. ``loopml
---help`` builds them all, to show their help.
+--help`` lists each one by its help text, read from its module without building it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import inspect
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import typer
 import typer.main
-from typer.core import TyperGroup
+import typer.models
+from typer.core import TyperCommand, TyperGroup
 
 __all__ = ["LazyGroup", "lazy_group"]
 
 
+def _target(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _summary(name: str, target: str) -> TyperCommand:
+    """A stand-in that only describes the command, for a help listing: the help text the
+    built command would have, without inspecting its parameters."""
+    found = _target(target)
+    if isinstance(found, typer.Typer):
+        text = typer.main.solve_typer_info_help(typer.models.TyperInfo(found))
+    else:
+        text = inspect.getdoc(found) or ""
+    return TyperCommand(name=name, help=text)
+
+
 def _build(name: str, target: str) -> Any:
     """The click command for ``module:attribute``: a Typer app (a group) or a function."""
-    module, _, attribute = target.partition(":")
-    found = getattr(importlib.import_module(module), attribute)
+    found = _target(target)
     command: Any
     if isinstance(found, typer.Typer):
         command = typer.main.get_group(found)
@@ -43,10 +61,25 @@ class _Commands(MutableMapping[str, Any]):
         self._built: dict[str, Any] = dict(built)
         # The order `--help` lists them in: the lazy table's, then those registered eagerly.
         self._order = [*self._targets, *built]
+        self._summaries: dict[str, TyperCommand] | None = None
+
+    @contextlib.contextmanager
+    def summaries(self) -> Iterator[None]:
+        """While in this block, commands not built yet are looked up as stand-ins that
+        carry only their help text (a help listing needs no more)."""
+        self._summaries = {}
+        try:
+            yield
+        finally:
+            self._summaries = None
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._built:
             target = self._targets[name]  # KeyError: no such command
+            if self._summaries is not None:
+                if name not in self._summaries:
+                    self._summaries[name] = _summary(name, target)
+                return self._summaries[name]
             self._built[name] = _build(name, target)
         return self._built[name]
 
@@ -81,7 +114,14 @@ class LazyGroup(TyperGroup):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.commands = _Commands(self.commands, self.lazy_commands)
+        self.commands = self._lazy = _Commands(self.commands, self.lazy_commands)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self._lazy)  # the names, nothing built
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with self._lazy.summaries():
+            super().format_help(ctx, formatter)
 
 
 def lazy_group(commands: dict[str, str]) -> type[LazyGroup]:
