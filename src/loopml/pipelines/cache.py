@@ -9,6 +9,7 @@ re-runs the steps that call it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -23,16 +24,12 @@ from blake3 import blake3
 
 __all__ = ["cache_key", "code_version", "is_project_code", "param_digest"]
 
-_LIBRARY_ROOTS = tuple(
-    str(Path(p).resolve())
-    for p in {
-        sysconfig.get_paths()["stdlib"],
-        sysconfig.get_paths()["purelib"],
-        sysconfig.get_paths()["platlib"],
-        sys.prefix,
-        sys.base_prefix,
-    }
-)
+
+@functools.cache
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths["stdlib"], paths["purelib"], paths["platlib"], sys.prefix, sys.base_prefix}
+    return tuple(str(Path(p).resolve()) for p in roots)
 
 
 def is_project_code(obj: Any) -> bool:
@@ -45,7 +42,7 @@ def is_project_code(obj: Any) -> bool:
     if not file:
         return False
     path = str(Path(file).resolve())
-    return not path.startswith(_LIBRARY_ROOTS) and "site-packages" not in path
+    return not path.startswith(_library_roots()) and "site-packages" not in path
 
 
 def _source(obj: Any) -> str:
