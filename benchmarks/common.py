@@ -83,7 +83,9 @@ def _fmt(values: Sequence[float], failed: bool) -> str:
     if not values:
         return "[red]failed[/]" if failed else "-"
     value = median(values)
-    return f"{value:,.0f}" if value >= 1000 else f"{value:,.1f}"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if value < 1 else f"{value:,.1f}"  # 0.45 s, not 0.5 s
 
 
 def machine() -> dict[str, str]:
