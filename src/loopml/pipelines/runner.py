@@ -41,7 +41,7 @@ T = "loopml.pipeline."
 S = "loopml.step."
 # Earlier executions of a step fetched in one search when a run first looks one up; with
 # more than this many, each cache key is looked up on its own.
-_PREFETCH = 200
+_PREFETCH = 100
 
 
 @dataclass

@@ -110,18 +110,16 @@ _INSERT_PARAMS = insert(PARAMS)
 _PARAMS_OF_RUN = select(PARAMS.c.key, PARAMS.c.value).where(
     PARAMS.c.run_uuid == bindparam("run_id"), PARAMS.c.key.in_(bindparam("keys", expanding=True))
 )
-_ARTIFACTS_OF_RUN = select(ARTIFACTS.c.path, ARTIFACTS.c.digest, ARTIFACTS.c.size).where(
+_ARTIFACT_ROWS = select(ARTIFACTS.c.path, ARTIFACTS.c.digest, ARTIFACTS.c.size).where(
     ARTIFACTS.c.run_uuid == bindparam("run_id")
 )
-_ARTIFACTS_UNDER = (
-    _ARTIFACTS_OF_RUN.where(
-        or_(
-            ARTIFACTS.c.path == bindparam("path"),
-            ARTIFACTS.c.path.like(bindparam("pattern"), escape="\\"),
-        )
+_ARTIFACTS_OF_RUN = _ARTIFACT_ROWS.order_by(ARTIFACTS.c.path)
+_ARTIFACTS_UNDER = _ARTIFACT_ROWS.where(
+    or_(
+        ARTIFACTS.c.path == bindparam("path"),
+        ARTIFACTS.c.path.like(bindparam("pattern"), escape="\\"),
     )
 ).order_by(ARTIFACTS.c.path)
-_ARTIFACTS_OF_RUN = _ARTIFACTS_OF_RUN.order_by(ARTIFACTS.c.path)
 
 
 @functools.lru_cache(maxsize=16)
