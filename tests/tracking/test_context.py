@@ -413,3 +413,20 @@ def test_packages_added_to_sys_path_later_are_seen(
     monkeypatch.syspath_prepend(str(tmp_path))  # as Ray does for its vendored packages
     assert "vendored-thing" not in before
     assert installed_packages()["vendored-thing"] == "1.2.3"
+
+
+@needs_git
+def test_a_new_store_in_the_work_tree_leaves_it_clean(repo: Path) -> None:
+    from loopml.tracking.client import TrackingClient
+
+    client = TrackingClient(str(repo / ".loopml"))
+    run = client.create_run(client.create_experiment("e"))
+    client.log_text(run.info.run_id, "some text", "notes.txt")  # a blob under .loopml
+    client.close()
+    info = git_info(repo)
+    assert info is not None and info.dirty is False
+
+    existing = repo / "kept"  # a folder the user made is left as it is
+    existing.mkdir()
+    TrackingClient(str(existing)).search_experiments()
+    assert not (existing / ".gitignore").exists()

@@ -1,4 +1,5 @@
-"""The `loopml` command: a thin shell over the Python API. Each area is its own module."""
+"""The `loopml` command: a thin shell over the Python API. Each area is its own module,
+imported only when one of its commands runs (see ``loopml.cli._lazy``)."""
 
 from __future__ import annotations
 
@@ -6,22 +7,28 @@ import sys
 
 import typer
 
-from loopml.cli import (
-    artifacts,
-    data,
-    demo,
-    deploy,
-    evaluation,
-    experiments,
-    models,
-    monitor,
-    pipeline,
-    predict,
-    runs,
-    schedule,
-    serve,
-    server,
-)
+from loopml.cli._lazy import lazy_group
+
+# name -> "module:attribute": a Typer app (a command group) or a command function. Listed
+# in the order `loopml --help` shows them.
+COMMANDS = {
+    "experiments": "loopml.cli.experiments:app",
+    "runs": "loopml.cli.runs:app",
+    "artifacts": "loopml.cli.artifacts:app",
+    "models": "loopml.cli.models:app",
+    "data": "loopml.cli.data:app",
+    "pipeline": "loopml.cli.pipeline:app",
+    "schedule": "loopml.cli.schedule:app",
+    "deploy": "loopml.cli.deploy:app",
+    "monitor": "loopml.cli.monitor:app",
+    "demo": "loopml.cli.demo:demo",
+    "evaluate": "loopml.cli.evaluation:evaluate",
+    "gate": "loopml.cli.evaluation:gate",
+    "serve": "loopml.cli.serve:serve",
+    "predict": "loopml.cli.predict:predict",
+    "scheduler": "loopml.cli.schedule:scheduler",
+    "server": "loopml.cli.server:server",
+}
 
 app = typer.Typer(
     name="loopml",
@@ -29,23 +36,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=lazy_group(COMMANDS),
 )
-app.add_typer(experiments.app, name="experiments")
-app.add_typer(runs.app, name="runs")
-app.add_typer(artifacts.app, name="artifacts")
-app.add_typer(models.app, name="models")
-app.add_typer(data.app, name="data")
-app.add_typer(pipeline.app, name="pipeline")
-app.add_typer(schedule.app, name="schedule")
-app.add_typer(monitor.app, name="monitor")
-app.add_typer(deploy.app, name="deploy")
-app.command("demo")(demo.demo)
-app.command("evaluate")(evaluation.evaluate)
-app.command("gate")(evaluation.gate)
-app.command("predict")(predict.predict)
-app.command("scheduler")(schedule.scheduler)
-app.command("server")(server.server)
-app.command("serve")(serve.serve)
+
+
+@app.callback()
+def _root() -> None:
+    # A callback makes the root a command group even with one eager command.
+    pass
 
 
 @app.command("version")
@@ -73,13 +71,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         raise
     return code if isinstance(code, int) else 0
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A click error (bad option, missing argument): typer 0.26+ ships its own copy of
+    click, older versions use click itself; either way the class is ClickException."""
+    return any(
+        cls.__name__ == "ClickException" and cls.__module__.endswith("exceptions")
+        for cls in type(exc).__mro__
+    )
 
 
 if __name__ == "__main__":

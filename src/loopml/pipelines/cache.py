@@ -9,8 +9,8 @@ re-runs the steps that call it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import importlib.metadata
 import inspect
 import json
 import sys
@@ -24,16 +24,12 @@ from blake3 import blake3
 
 __all__ = ["cache_key", "code_version", "is_project_code", "param_digest"]
 
-_LIBRARY_ROOTS = tuple(
-    str(Path(p).resolve())
-    for p in {
-        sysconfig.get_paths()["stdlib"],
-        sysconfig.get_paths()["purelib"],
-        sysconfig.get_paths()["platlib"],
-        sys.prefix,
-        sys.base_prefix,
-    }
-)
+
+@functools.cache
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths["stdlib"], paths["purelib"], paths["platlib"], sys.prefix, sys.base_prefix}
+    return tuple(str(Path(p).resolve()) for p in roots)
 
 
 def is_project_code(obj: Any) -> bool:
@@ -46,7 +42,7 @@ def is_project_code(obj: Any) -> bool:
     if not file:
         return False
     path = str(Path(file).resolve())
-    return not path.startswith(_LIBRARY_ROOTS) and "site-packages" not in path
+    return not path.startswith(_library_roots()) and "site-packages" not in path
 
 
 def _source(obj: Any) -> str:
@@ -106,6 +102,10 @@ def param_digest(value: Any) -> str:
 
 
 def _environment(packages: Sequence[str]) -> dict[str, str]:
+    if not packages:
+        return {}
+    import importlib.metadata
+
     found = {}
     for name in packages:
         try:

@@ -22,6 +22,7 @@ from loopml.pipelines.tasks import OutputRef, TaskSpec, list_ref, load_output
 from loopml.tracking.fluent import get_client
 
 if TYPE_CHECKING:
+    from loopml.entities import PagedList, Run
     from loopml.pipelines.decorators import Pipeline
     from loopml.pipelines.graph import Graph, Node
     from loopml.tracking.client import TrackingClient
@@ -38,6 +39,9 @@ __all__ = [
 
 T = "loopml.pipeline."
 S = "loopml.step."
+# Earlier executions of a step fetched in one search when a run first looks one up; with
+# more than this many, each cache key is looked up on its own.
+_PREFETCH = 100
 
 
 @dataclass
@@ -113,7 +117,7 @@ class _Run:
         parent: str,
         experiment_id: str,
         cache: bool,
-        resume: Mapping[str, str],
+        resume: Mapping[str, _Source],
         in_process: bool,
     ) -> None:
         self.client = client
@@ -122,7 +126,7 @@ class _Run:
         self.parent = parent
         self.experiment_id = experiment_id
         self.cache = cache
-        self.resume = resume  # cache key -> run id of a finished execution to reuse
+        self.resume = resume  # cache key -> a finished execution to reuse
         self.in_process = in_process
         self.outputs: dict[str, OutputRef | None] = {}
         self.values: dict[str, Any] = {}
@@ -130,6 +134,10 @@ class _Run:
         self.failed: set[str] = set()
         self._codes: dict[int, str] = {}
         self._experiments: list[str] | None = None
+        # step name -> cache key -> its newest original execution; `_complete` holds the
+        # step names for which that is every execution (not just the newest _PREFETCH)
+        self._sources: dict[str, dict[str, _Source]] = {}
+        self._complete: set[str] = set()
 
     def code(self, node: Node) -> str:
         key = id(node.step)
@@ -142,35 +150,65 @@ class _Run:
             self.values[node] = load_output(self.outputs[node])
         return self.values[node]
 
-    def find_cached(self, key: str, use_cache: bool) -> str | None:
+    def find_cached(self, step: str, key: str, use_cache: bool) -> _Source | None:
+        """The execution whose outputs a step with this cache key reuses, if any: the newest
+        original one (not a run that reused it) that finished, in any experiment."""
         if key in self.resume:
             return self.resume[key]
         if not use_cache:
             return None
+        if step not in self._sources:
+            # The key names the step, so the step's executions hold every match: one search
+            # answers all of a run's lookups of this step (a map step's items too).
+            found = self._search(f"tags.`{S}name` = '{_quote(step)}'", _PREFETCH)
+            self._sources[step] = {}
+            for run in reversed(found):  # oldest first: the newest wins
+                if f"{S}cache_key" in run.data.tags:
+                    self._sources[step][run.data.tags[f"{S}cache_key"]] = _Source.of(run)
+            if found.token is None:
+                self._complete.add(step)
+        if key in self._sources[step] or step in self._complete:
+            return self._sources[step].get(key)
+        found = self._search(f"tags.`{S}cache_key` = '{key}'", 1)
+        return _Source.of(found[0]) if found else None
+
+    def finished(self, step: str, key: str, run_id: str, output: str | None) -> None:
+        """Note an execution of this run that later lookups may reuse (a step not fetched
+        yet will find it in the store)."""
+        if step in self._sources:
+            self._sources[step][key] = _Source(run_id, output)
+
+    def _search(self, condition: str, limit: int) -> PagedList[Run]:
         if self._experiments is None:
             self._experiments = [e.experiment_id for e in self.client.search_experiments()]
-        found = self.client.search_runs(
+        return self.client.search_runs(
             self._experiments,
-            # the original execution, not an earlier run that reused it
-            f"tags.`{S}cache_key` = '{key}' and attributes.status = 'FINISHED' "
-            f"and tags.`{S}cache` != 'hit'",
-            max_results=1,
+            f"{condition} and attributes.status = 'FINISHED' and tags.`{S}cache` != 'hit'",
+            max_results=limit,
             order_by=["attributes.start_time DESC"],
         )
-        return found[0].info.run_id if found else None
 
-    def child(self, node: Node, item: int | None, key: str, params: Mapping[str, Any]) -> str:
+    def child(
+        self,
+        node: Node,
+        item: int | None,
+        key: str,
+        params: Mapping[str, Any],
+        tags: Mapping[str, str],
+    ) -> str:
+        """Create the child run of one execution, with all its tags in one write."""
         name = node.name if item is None else f"{node.name}[{item}]"
-        tags = {
+        all_tags = {
             f"{T}run": self.parent,
             f"{T}name": self.name,
             f"{S}name": node.step.name,
             f"{S}node": node.name,
             f"{S}cache_key": key,
+            **tags,
         }
         if item is not None:
-            tags[f"{S}item"] = str(item)
-        run = self.client.create_run(self.experiment_id, name, tags, parent_run_id=self.parent)
+            all_tags[f"{S}item"] = str(item)
+        run = self.client.create_run(self.experiment_id, name, all_tags, parent_run_id=self.parent)
         run_id: str = run.info.run_id
         if params:
             self.client.log_params(run_id, _json_params(params))
@@ -280,32 +318,52 @@ def run_pipeline(
     return run
 
 
-def _finished_children(client: TrackingClient, parent: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Source:
+    """A finished execution whose output a cached step reuses."""
+
+    run_id: str
+    output: str | None  # its output ref as JSON (the loopml.step.output tag)
+
+    @classmethod
+    def of(cls, run: Run) -> _Source:
+        return cls(run.info.run_id, run.data.tags.get(f"{S}output"))
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _finished_children(client: TrackingClient, parent: str) -> dict[str, _Source]:
     run = client.get_run(parent)
     children = client.search_runs(
         [run.info.experiment_id], f"tags.`{T}run` = '{parent}' and attributes.status = 'FINISHED'"
     )
     return {
-        c.data.tags[f"{S}cache_key"]: c.info.run_id
+        c.data.tags[f"{S}cache_key"]: _Source.of(c)
         for c in children
         if f"{S}cache_key" in c.data.tags
     }
 
 
-def _reuse(state: _Run, run_id: str, source: str) -> OutputRef | None:
+def _reuse_tags(source: _Source) -> dict[str, str]:
+    """The tags of a child run that reuses ``source``'s output."""
+    return {
+        f"{S}cache": "hit",
+        f"{S}reused_from": source.run_id,
+        **({f"{S}output": source.output} if source.output else {}),
+    }
+
+
+def _reuse(state: _Run, run_id: str, source: _Source) -> OutputRef | None:
     """Give a new child run the output of an earlier execution (same blobs, no copy)."""
-    earlier = state.client.get_run(source)
-    raw = earlier.data.tags.get(f"{S}output")
-    records = state.client.stores.metadata.list_artifacts(source, "outputs/output")
-    state.client.stores.metadata.record_artifacts(run_id, records)
-    state.client.set_tags(
-        run_id,
-        {f"{S}cache": "hit", f"{S}reused_from": source, **({f"{S}output": raw} if raw else {})},
-    )
+    metadata = state.client.stores.metadata
+    records = metadata.list_artifacts(source.run_id, "outputs/output")
+    metadata.record_artifacts(run_id, records)
     state.client.set_terminated(run_id, "FINISHED")
-    if not raw:
+    if not source.output:
         return None
-    ref = OutputRef.from_dict(json.loads(raw))
+    ref = OutputRef.from_dict(json.loads(source.output))
     return OutputRef(run_id, ref.digest, ref.materializer)
 
 
@@ -350,17 +408,24 @@ def _execute(state: _Run, runner: Any) -> None:
             use_cache = state.cache and node.step.cache and node.step.deterministic
             for item, literals, inputs in tasks:
                 key = cache_key(node.step.name, code, digests, literals, node.step.environment)
-                run_id = state.child(node, item, key, literals)
-                source = state.find_cached(key, use_cache)
+                source = state.find_cached(node.step.name, key, use_cache)
                 if source is not None:
+                    run_id = state.child(node, item, key, literals, _reuse_tags(source))
                     node_items[name][item] = _reuse(state, run_id, source)
                     state.records.append(
                         StepRecord(
-                            name, node.step.name, run_id, "cached", item, key, reused_from=source
+                            name,
+                            node.step.name,
+                            run_id,
+                            "cached",
+                            item,
+                            key,
+                            reused_from=source.run_id,
                         )
                     )
                     continue
-                state.client.set_tag(run_id, f"{S}cache", "miss" if use_cache else "off")
+                cache_tag = {f"{S}cache": "miss" if use_cache else "off"}
+                run_id = state.child(node, item, key, literals, cache_tag)
                 inputs = {
                     arg: state.value(up) if state.in_process else state.outputs[up]
                     for arg, up in inputs.items()
@@ -377,7 +442,11 @@ def _execute(state: _Run, runner: Any) -> None:
                     node.step.catch,
                     refs=not state.in_process,
                 )
-                running[runner.submit(spec, node.step.resources)] = (name, item, run_id, key)
+                future = runner.submit(spec, node.step.resources)
+                running[future] = (name, item, run_id, key)
+                if future.done() and future.exception() is None:
+                    # inline: it ran already, so an equal item after it reuses it
+                    _note(state, node, key, run_id, future)
             if len(node_items[name]) == expected[name]:
                 finish_node(name)
         if not running:
@@ -402,10 +471,10 @@ def _execute(state: _Run, runner: Any) -> None:
                 error=result.error,
             )
             state.records.append(record)
+            _note(state, node, key, run_id, future)
             if name in state.failed:
                 continue  # another item of this map step failed already
             if result.ok and result.output is not None:
-                state.client.set_tag(run_id, f"{S}output", json.dumps(result.output.to_dict()))
                 node_items[name][item] = result.output
                 if state.in_process:  # other executors hand back refs only
                     node_values.setdefault(name, {})[item] = result.value
@@ -419,6 +488,14 @@ def _execute(state: _Run, runner: Any) -> None:
                 continue
             if name in node_items and len(node_items[name]) == expected[name]:
                 finish_node(name)
+
+
+def _note(state: _Run, node: Node, key: str, run_id: str, future: Future[Any]) -> None:
+    """Make a finished execution reusable by the rest of the run."""
+    result = future.result()
+    if result.ok and result.output is not None:
+        output = json.dumps(result.output.to_dict())
+        state.finished(node.step.name, key, run_id, output)
 
 
 def load_target(target: str) -> Pipeline:

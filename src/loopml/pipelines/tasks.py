@@ -191,6 +191,8 @@ def run_task(spec: TaskSpec) -> TaskResult:
                 time.sleep(spec.retry_backoff * 2**attempt)
         result.output = _store(spec.run_id, value)
         _lineage(spec.run_id, kwargs, value)
+        # Before the run is FINISHED: a finished execution always says where its output is.
+        lm.set_tag("loopml.step.output", json.dumps(result.output.to_dict()))
         result.value = None if spec.refs else value
         result.ok, status = True, "FINISHED"
     except Exception as exc:

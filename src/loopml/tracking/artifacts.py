@@ -71,6 +71,8 @@ class ArtifactsMixin(ABC):
                 _join(artifact_path, p.relative_to(root).as_posix()), info.digest, info.size
             )
 
+        if len(files) <= 1:  # a step's single output file: no pool to start and stop
+            return self._record(run_id, [upload(p) for p in files])
         workers = min(8, (os.cpu_count() or 2) * 2)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             records = list(pool.map(upload, files))

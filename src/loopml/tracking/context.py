@@ -5,8 +5,9 @@ script — the git commit, branch and uncommitted changes, how the program was s
 Python version, the platform and the installed packages — as run tags plus an environment
 document that the tracking layer stores as an artifact.
 
-Git is asked through the ``git`` binary (at most four short invocations); outside a work
-tree, or without git installed, the git part is simply left out. The installed packages are
+Git is asked through the ``git`` binary: three short queries started together, then a diff
+when the tree is dirty; outside a work tree, or without git installed, the git part is
+simply left out. The installed packages are
 read once per process, because scanning them is the slow part.
 """
 
@@ -21,6 +22,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -127,10 +129,7 @@ def git_info(path: str | os.PathLike[str] | None = None) -> GitInfo | None:
         return None
     if cwd.is_file():
         cwd = cwd.parent
-    top = _git_toplevel(cwd)
-    if top is None:
-        return None
-    return _git_state(cwd, *top)
+    return _git_context(cwd)[1]
 
 
 def capture_run_context(*, packages: bool = True) -> RunContext:
@@ -146,10 +145,8 @@ def capture_run_context(*, packages: bool = True) -> RunContext:
     entry, script = _entry_point()
     cwd = script.parent if script is not None else _cwd()
     tags: dict[str, str] = {}
-    top = _git_toplevel(cwd) if cwd is not None else None
-    if cwd is not None and top is not None:
-        root, object_format = top
-        state = _git_state(cwd, root, object_format)
+    root, state = _git_context(cwd) if cwd is not None else (None, None)
+    if root is not None:
         if state is not None:
             tags["loopml.source.git.commit"] = state.commit
             tags["loopml.source.git.branch"] = state.branch
@@ -284,27 +281,75 @@ def _git_env() -> dict[str, str]:
     return {**os.environ, "LC_ALL": "C"}
 
 
-def _git(cwd: Path, *args: str) -> bytes | None:
-    """Run git in ``cwd``; its stdout on success, None on any failure."""
-    try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env=_git_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            timeout=_GIT_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
+def _git_all(cwd: Path, *commands: tuple[str, ...]) -> list[bytes | None]:
+    """Run git commands in ``cwd`` at the same time; each one's stdout on success, None on
+    any failure (no git, not a repository, past the timeout)."""
+    started: list[subprocess.Popen[bytes] | None] = []
+    for args in commands:
+        try:
+            started.append(
+                subprocess.Popen(
+                    ["git", *args],
+                    cwd=cwd,
+                    env=_git_env(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        except OSError:
+            started.append(None)
+    deadline = time.monotonic() + _GIT_TIMEOUT
+    out: list[bytes | None] = []
+    for proc in started:
+        if proc is None:
+            out.append(None)
+            continue
+        try:
+            stdout, _ = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            out.append(None)
+            continue
+        out.append(stdout if proc.returncode == 0 else None)
+    return out
 
 
-def _git_toplevel(cwd: Path) -> tuple[Path, str] | None:
-    """The work tree root and the object format (sha1/sha256), or None outside one."""
-    out = _git(cwd, "rev-parse", "--show-toplevel", "--show-object-format")
+def _git_context(cwd: Path) -> tuple[Path | None, GitInfo | None]:
+    """The work tree root and its state, (None, None) outside a work tree.
+
+    The three queries start together (git's start-up dominates each); the diff, which
+    needs the commit, follows only when the tree is dirty.
+    """
+    top, status, remote = _git_all(
+        cwd,
+        ("rev-parse", "--show-toplevel", "--show-object-format"),
+        _STATUS_ARGS,
+        ("config", "--get", "remote.origin.url"),
+    )
+    found = _parse_toplevel(top)
+    if found is None:
+        return None, None
+    root, object_format = found
+    if status is None:
+        return root, None
+    commit, branch, dirty, untracked = _parse_status(status)
+    digest = None
+    if dirty:
+        base = commit or _EMPTY_TREE[object_format]
+        digest = _diff_digest(root, base, untracked)
+    return root, GitInfo(
+        commit=commit,
+        branch=branch,
+        dirty=dirty,
+        diff_digest=digest,
+        remote=_strip_credentials(remote.decode(errors="replace").strip()) if remote else None,
+    )
+
+
+def _parse_toplevel(out: bytes | None) -> tuple[Path, str] | None:
+    """The work tree root and the object format (sha1/sha256) from ``rev-parse``."""
     if out is None:
         return None
     lines = out.decode(errors="surrogateescape").splitlines()
@@ -313,25 +358,6 @@ def _git_toplevel(cwd: Path) -> tuple[Path, str] | None:
     # A git too old for --show-object-format echoes the flag back; it only knows sha1.
     object_format = lines[1] if len(lines) > 1 and lines[1] in _EMPTY_TREE else "sha1"
     return Path(lines[0]).resolve(), object_format
-
-
-def _git_state(cwd: Path, root: Path, object_format: str) -> GitInfo | None:
-    status = _git(cwd, *_STATUS_ARGS)
-    if status is None:
-        return None
-    commit, branch, dirty, untracked = _parse_status(status)
-    digest = None
-    if dirty:
-        base = commit or _EMPTY_TREE[object_format]
-        digest = _diff_digest(root, base, untracked)
-    remote = _git(cwd, "config", "--get", "remote.origin.url")
-    return GitInfo(
-        commit=commit,
-        branch=branch,
-        dirty=dirty,
-        diff_digest=digest,
-        remote=_strip_credentials(remote.decode(errors="replace").strip()) if remote else None,
-    )
 
 
 def _parse_status(out: bytes) -> tuple[str, str, bool, list[bytes]]:

@@ -192,7 +192,8 @@ def start_run(
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise InvalidStateError(f"run {run_id} is deleted; restore it before resuming")
-        client.update_run(run_id, status=RunStatus.RUNNING)
+        if run.info.status != RunStatus.RUNNING:  # a pipeline's step runs are made RUNNING
+            client.update_run(run_id, status=RunStatus.RUNNING)
     else:
         if experiment_name is not None:
             exp_id = set_experiment(experiment_name).experiment_id

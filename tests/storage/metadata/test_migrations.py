@@ -1,4 +1,4 @@
-"""The schema comes from Alembic migrations, and the ORM models describe exactly that schema."""
+"""The schema comes from Alembic migrations, and the tables in models.py describe exactly it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from loopml.errors import SchemaVersionError
 from loopml.storage.metadata.sql import SqlMetadataStore
-from loopml.storage.metadata.sql.models import Base
+from loopml.storage.metadata.sql.models import METADATA
 
 
 def _schema_diff(url: str) -> list[object]:
@@ -19,7 +19,7 @@ def _schema_diff(url: str) -> list[object]:
 
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), METADATA)
     engine.dispose()
     return [
         d

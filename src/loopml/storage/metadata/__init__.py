@@ -7,10 +7,11 @@ Plugins per URI scheme are listed in one table and imported only when used, so t
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loopml.errors import InvalidUriError
+from loopml.errors import InvalidUriError, StoreError
 from loopml.storage.metadata.base import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
@@ -69,6 +70,7 @@ def open_metadata_store(uri: str, settings: Settings) -> MetadataStore:
     scheme = _scheme(uri)
     if scheme in ("", "file"):
         folder = Path(uri[len("file://") :] if scheme == "file" else uri)
+        _make_store_folder(folder)
         from loopml.storage.metadata.sql.engine import sqlite_url_for_folder
 
         uri, scheme = sqlite_url_for_folder(folder), "sqlite"
@@ -82,3 +84,22 @@ def open_metadata_store(uri: str, settings: Settings) -> MetadataStore:
     factory = getattr(importlib.import_module(module), attr)
     store: MetadataStore = factory(uri, settings)
     return store
+
+
+def _make_store_folder(folder: Path) -> None:
+    """Create an embedded store's folder, with a ``.gitignore`` so that git ignores it.
+
+    The folder usually sits in a project's work tree; its database and blobs are no
+    project source, and listing them made every run look dirty (and every ``git status``
+    of the run context slower as blobs accumulate). An existing folder is left as it is.
+    """
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore = folder / ".gitignore"
+        tmp = folder / f".gitignore.{os.getpid()}.tmp"
+        tmp.write_text("# loopml's store: metadata and blobs, not project source\n*\n")
+        os.replace(tmp, ignore)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store folder {folder}: {exc}") from exc

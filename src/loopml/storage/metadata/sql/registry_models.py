@@ -1,15 +1,15 @@
-"""ORM rows of the model registry. Used only inside ``storage/metadata/sql``.
+"""Tables of the model registry. Used only inside ``storage/metadata/sql``.
 
-They share ``Base`` (and so its naming convention) with the tracking rows, and must
-describe exactly what migration ``0002`` creates.
+They share :data:`~loopml.storage.metadata.sql.models.METADATA` (and so its naming
+convention) with the tracking tables, and must describe exactly what migration ``0002``
+creates.
 """
 
 from __future__ import annotations
 
-from typing import cast
-
 from sqlalchemy import (
     BigInteger,
+    Column,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -18,119 +18,115 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
 
-from loopml.storage.metadata.sql.models import Base, BigId
+from loopml.storage.metadata.sql.models import METADATA, BigId
 
 __all__ = [
-    "SqlApproval",
-    "SqlAuditEntry",
-    "SqlModelAlias",
-    "SqlModelVersion",
-    "SqlModelVersionTag",
-    "SqlRegisteredModel",
-    "SqlRegisteredModelTag",
+    "APPROVALS",
+    "AUDIT_LOG",
+    "MODEL_ALIASES",
+    "MODEL_VERSIONS",
+    "MODEL_VERSION_TAGS",
+    "REGISTERED_MODELS",
+    "REGISTERED_MODEL_TAGS",
 ]
 
 _VERSION_FK = ("model_versions.name", "model_versions.version")
 
 
-class SqlRegisteredModel(Base):
-    __tablename__ = "registered_models"
+def _model_fk() -> Column[str]:
+    return Column(
+        "name",
+        String(250),
+        ForeignKey("registered_models.name", ondelete="CASCADE"),
+        primary_key=True,
+    )
 
-    name: Mapped[str] = mapped_column(String(250), primary_key=True)
-    description: Mapped[str] = mapped_column(String(5000), default="")
+
+def _version_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["name", "version"], _VERSION_FK, ondelete="CASCADE")
+
+
+REGISTERED_MODELS = Table(
+    "registered_models",
+    METADATA,
+    Column("name", String(250), primary_key=True),
+    Column("description", String(5000), default="", nullable=False),
     # The highest number ever given to a version; never lowered, so numbers are not reused.
-    last_version: Mapped[int] = mapped_column(Integer, default=0)
-    creation_time: Mapped[int] = mapped_column(BigInteger)
-    last_update_time: Mapped[int] = mapped_column(BigInteger)
+    Column("last_version", Integer, default=0, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
 
+REGISTERED_MODEL_TAGS = Table(
+    "registered_model_tags",
+    METADATA,
+    _model_fk(),
+    Column("key", String(250), primary_key=True),
+    Column("value", String(8000), nullable=False),
+)
 
-class SqlRegisteredModelTag(Base):
-    __tablename__ = "registered_model_tags"
-
-    name: Mapped[str] = mapped_column(
-        ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(String(8000))
-
-
-class SqlModelVersion(Base):
-    __tablename__ = "model_versions"
-    __table_args__ = (Index(None, "run_id"),)
-
-    name: Mapped[str] = mapped_column(
-        ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
-    )
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(1000))
+MODEL_VERSIONS = Table(
+    "model_versions",
+    METADATA,
+    _model_fk(),
+    Column("version", Integer, primary_key=True),
+    Column("source", String(1000), nullable=False),
     # No foreign key to runs: a version may be registered from files made elsewhere.
-    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    status: Mapped[str] = mapped_column(String(20))
-    description: Mapped[str] = mapped_column(String(5000), default="")
-    created_by: Mapped[str] = mapped_column(String(256), default="")
-    creation_time: Mapped[int] = mapped_column(BigInteger)
-    last_update_time: Mapped[int] = mapped_column(BigInteger)
+    Column("run_id", String(32), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("description", String(5000), default="", nullable=False),
+    Column("created_by", String(256), default="", nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Index(None, "run_id"),
+)
 
+MODEL_VERSION_TAGS = Table(
+    "model_version_tags",
+    METADATA,
+    Column("name", String(250), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", String(8000), nullable=False),
+    _version_fk(),
+)
 
-class SqlModelVersionTag(Base):
-    __tablename__ = "model_version_tags"
-    __table_args__ = (ForeignKeyConstraint(["name", "version"], _VERSION_FK, ondelete="CASCADE"),)
+# An alias names exactly one version of its model (the primary key enforces it).
+MODEL_ALIASES = Table(
+    "model_aliases",
+    METADATA,
+    Column("name", String(250), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version", Integer, nullable=False),
+    _version_fk(),
+)
 
-    name: Mapped[str] = mapped_column(String(250), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(String(8000))
+APPROVALS = Table(
+    "approvals",
+    METADATA,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("actor", String(256), default="", nullable=False),
+    Column("comment", String(5000), default="", nullable=False),
+    Column("time", BigInteger, nullable=False),
+    _version_fk(),
+    Index(None, "name", "version"),
+)
 
-
-class SqlModelAlias(Base):
-    """An alias names exactly one version of its model (the primary key enforces it)."""
-
-    __tablename__ = "model_aliases"
-    __table_args__ = (ForeignKeyConstraint(["name", "version"], _VERSION_FK, ondelete="CASCADE"),)
-
-    name: Mapped[str] = mapped_column(String(250), primary_key=True)
-    alias: Mapped[str] = mapped_column(String(250), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer)
-
-
-class SqlApproval(Base):
-    __tablename__ = "approvals"
-    __table_args__ = (
-        ForeignKeyConstraint(["name", "version"], _VERSION_FK, ondelete="CASCADE"),
-        Index(None, "name", "version"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(250))
-    version: Mapped[int] = mapped_column(Integer)
-    decision: Mapped[str] = mapped_column(String(20))
-    actor: Mapped[str] = mapped_column(String(256), default="")
-    comment: Mapped[str] = mapped_column(String(5000), default="")
-    time: Mapped[int] = mapped_column(BigInteger)
-
-
-class SqlAuditEntry(Base):
-    """Append-only. No foreign keys: entries outlive the models they describe."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index(None, "name", "id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    time: Mapped[int] = mapped_column(BigInteger)
-    actor: Mapped[str] = mapped_column(String(256), default="")
-    action: Mapped[str] = mapped_column(String(50))
-    name: Mapped[str] = mapped_column(String(250))
-    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    before: Mapped[str | None] = mapped_column(Text, nullable=True)
-    after: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-
-REGISTERED_MODELS = cast(Table, SqlRegisteredModel.__table__)
-REGISTERED_MODEL_TAGS = cast(Table, SqlRegisteredModelTag.__table__)
-MODEL_VERSIONS = cast(Table, SqlModelVersion.__table__)
-MODEL_VERSION_TAGS = cast(Table, SqlModelVersionTag.__table__)
-MODEL_ALIASES = cast(Table, SqlModelAlias.__table__)
-APPROVALS = cast(Table, SqlApproval.__table__)
-AUDIT_LOG = cast(Table, SqlAuditEntry.__table__)
+# Append-only. No foreign keys: entries outlive the models they describe.
+AUDIT_LOG = Table(
+    "audit_log",
+    METADATA,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("time", BigInteger, nullable=False),
+    Column("actor", String(256), default="", nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Index(None, "name", "id"),
+)

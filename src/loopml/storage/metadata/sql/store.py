@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import math
@@ -11,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -72,10 +73,6 @@ from loopml.storage.metadata.sql.models import (
     PARAMS,
     RUNS,
     TAGS,
-    SqlExperiment,
-    SqlExperimentTag,
-    SqlParam,
-    SqlRun,
 )
 from loopml.storage.metadata.sql.registry import SqlRegistryMixin
 from loopml.storage.metadata.sql.schedules import SqlScheduleMixin
@@ -102,6 +99,38 @@ def _search_query(
 ) -> Any:
     """The id query for a search; dashboards repeat the same searches, so it is cached."""
     return run_search_query(pks, stages, parse_filter(filter_string), parse_order_by(order_by))
+
+
+# Statements of the hot paths, built once: building one (and its cache key) costs about
+# as much as executing it on SQLite. Values travel as bound parameters.
+_RUN_BY_ID = select(RUNS).where(RUNS.c.run_uuid == bindparam("run_id"))
+_EXPERIMENT_BY_ID = select(EXPERIMENTS).where(EXPERIMENTS.c.experiment_id == bindparam("pk"))
+_INSERT_RUN = insert(RUNS)
+_INSERT_TAGS = insert(TAGS)
+_INSERT_PARAMS = insert(PARAMS)
+_PARAMS_OF_RUN = select(PARAMS.c.key, PARAMS.c.value).where(
+    PARAMS.c.run_uuid == bindparam("run_id"), PARAMS.c.key.in_(bindparam("keys", expanding=True))
+)
+_ARTIFACT_ROWS = select(ARTIFACTS.c.path, ARTIFACTS.c.digest, ARTIFACTS.c.size).where(
+    ARTIFACTS.c.run_uuid == bindparam("run_id")
+)
+_ARTIFACTS_OF_RUN = _ARTIFACT_ROWS.order_by(ARTIFACTS.c.path)
+_ARTIFACTS_UNDER = _ARTIFACT_ROWS.where(
+    or_(
+        ARTIFACTS.c.path == bindparam("path"),
+        ARTIFACTS.c.path.like(bindparam("pattern"), escape="\\"),
+    )
+).order_by(ARTIFACTS.c.path)
+
+
+@functools.lru_cache(maxsize=16)
+def _run_update(columns: tuple[str, ...]) -> Any:
+    """``UPDATE runs SET <columns> WHERE run_uuid = :run_id``; values bound as ``new_<column>``."""
+    return (
+        update(RUNS)
+        .where(RUNS.c.run_uuid == bindparam("run_id"))
+        .values({c: bindparam(f"new_{c}") for c in columns})
+    )
 
 
 _STATUSES = {s.value: s for s in RunStatus}
@@ -174,6 +203,19 @@ class SqlMetadataStore(
         name = "sqlite" if self.engine.dialect.name == "sqlite" else "postgresql"
         dialect = importlib.import_module(f"sqlalchemy.dialects.{name}")
         self._insert = dialect.insert
+        tags = dialect.insert(TAGS)
+        self._upsert_tags = tags.on_conflict_do_update(
+            index_elements=["run_uuid", "key"], set_={"value": tags.excluded.value}
+        )
+        artifacts = dialect.insert(ARTIFACTS)
+        self._upsert_artifacts = artifacts.on_conflict_do_update(
+            index_elements=["run_uuid", "path"],
+            set_={
+                "digest": artifacts.excluded.digest,
+                "size": artifacts.excluded.size,
+                "created_time": artifacts.excluded.created_time,
+            },
+        )
         mark = self._mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._metric_insert_sql = (
             'INSERT INTO metrics (run_uuid, "key", value, "timestamp", step, is_nan) '
@@ -195,9 +237,7 @@ class SqlMetadataStore(
 
     @staticmethod
     def _experiment_row(conn: Connection, experiment_id: str | int) -> Any:
-        row = conn.execute(
-            select(EXPERIMENTS).where(SqlExperiment.experiment_id == _experiment_pk(experiment_id))
-        ).first()
+        row = conn.execute(_EXPERIMENT_BY_ID, {"pk": _experiment_pk(experiment_id)}).first()
         if row is None:
             raise ExperimentNotFoundError(
                 f"no experiment with id {experiment_id!r} (see `loopml experiments list`)"
@@ -222,8 +262,8 @@ class SqlMetadataStore(
         if pks:
             rows = conn.execute(
                 select(
-                    SqlExperimentTag.experiment_id, SqlExperimentTag.key, SqlExperimentTag.value
-                ).where(SqlExperimentTag.experiment_id.in_(list(pks)))
+                    EXPERIMENT_TAGS.c.experiment_id, EXPERIMENT_TAGS.c.key, EXPERIMENT_TAGS.c.value
+                ).where(EXPERIMENT_TAGS.c.experiment_id.in_(list(pks)))
             )
             for pk, key, value in rows:
                 out[pk][key] = value
@@ -232,7 +272,7 @@ class SqlMetadataStore(
     @staticmethod
     def _run_row(conn: Connection, run_id: str) -> Any:
         check_run_id(run_id)
-        row = conn.execute(select(RUNS).where(SqlRun.run_uuid == run_id)).first()
+        row = conn.execute(_RUN_BY_ID, {"run_id": run_id}).first()
         if row is None:
             raise RunNotFoundError(f"no run with id {run_id!r} (see `loopml runs list`)")
         return row
@@ -310,7 +350,7 @@ class SqlMetadataStore(
         try:
             with self._write() as conn:
                 if conn.execute(
-                    select(SqlExperiment.experiment_id).where(SqlExperiment.name == name)
+                    select(EXPERIMENTS.c.experiment_id).where(EXPERIMENTS.c.name == name)
                 ).first():
                     raise AlreadyExistsError(
                         f"an experiment named {name!r} already exists; pick another name or "
@@ -343,7 +383,7 @@ class SqlMetadataStore(
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self._read() as conn:
-            row = conn.execute(select(EXPERIMENTS).where(SqlExperiment.name == name)).first()
+            row = conn.execute(select(EXPERIMENTS).where(EXPERIMENTS.c.name == name)).first()
             if row is None:
                 return None
             tags = self._experiment_tags(conn, [row.experiment_id])
@@ -359,12 +399,12 @@ class SqlMetadataStore(
         _check_max_results(max_results)
         offset = decode_page_token(page_token)
         query = select(EXPERIMENTS).where(
-            SqlExperiment.lifecycle_stage.in_([s.value for s in ViewType(view_type).stages()])
+            EXPERIMENTS.c.lifecycle_stage.in_([s.value for s in ViewType(view_type).stages()])
         )
         if name_like:
-            query = query.where(SqlExperiment.name.ilike(name_like))
+            query = query.where(EXPERIMENTS.c.name.ilike(name_like))
         query = query.order_by(
-            SqlExperiment.creation_time.desc(), SqlExperiment.experiment_id.desc()
+            EXPERIMENTS.c.creation_time.desc(), EXPERIMENTS.c.experiment_id.desc()
         )
         with self._read() as conn:
             rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
@@ -379,13 +419,13 @@ class SqlMetadataStore(
             with self._write() as conn:
                 row = self._experiment_row(conn, experiment_id)
                 clash = conn.execute(
-                    select(SqlExperiment.experiment_id).where(SqlExperiment.name == new_name)
+                    select(EXPERIMENTS.c.experiment_id).where(EXPERIMENTS.c.name == new_name)
                 ).scalar()
                 if clash is not None and clash != row.experiment_id:
                     raise AlreadyExistsError(f"an experiment named {new_name!r} already exists")
                 conn.execute(
                     update(EXPERIMENTS)
-                    .where(SqlExperiment.experiment_id == row.experiment_id)
+                    .where(EXPERIMENTS.c.experiment_id == row.experiment_id)
                     .values(name=new_name, last_update_time=_now_ms())
                 )
         except SqlIntegrityError as exc:
@@ -398,7 +438,7 @@ class SqlMetadataStore(
                 raise InvalidInputError("the Default experiment (id 0) cannot be deleted")
             conn.execute(
                 update(EXPERIMENTS)
-                .where(SqlExperiment.experiment_id == row.experiment_id)
+                .where(EXPERIMENTS.c.experiment_id == row.experiment_id)
                 .values(lifecycle_stage=stage.value, last_update_time=_now_ms())
             )
 
@@ -446,23 +486,24 @@ class SqlMetadataStore(
             artifact_uri = f"runs:/{run_uuid}/"
             try:
                 conn.execute(
-                    insert(RUNS).values(
-                        run_uuid=run_uuid,
-                        experiment_id=exp.experiment_id,
-                        name=name,
-                        user_id=user_id or "",
-                        status=RunStatus.RUNNING.value,
-                        start_time=start_time,
-                        end_time=None,
-                        lifecycle_stage=LifecycleStage.ACTIVE.value,
-                        artifact_uri=artifact_uri,
-                    )
+                    _INSERT_RUN,
+                    {
+                        "run_uuid": run_uuid,
+                        "experiment_id": exp.experiment_id,
+                        "name": name,
+                        "user_id": user_id or "",
+                        "status": RunStatus.RUNNING.value,
+                        "start_time": start_time,
+                        "end_time": None,
+                        "lifecycle_stage": LifecycleStage.ACTIVE.value,
+                        "artifact_uri": artifact_uri,
+                    },
                 )
             except SqlIntegrityError as exc:
                 raise AlreadyExistsError(f"a run with id {run_uuid} already exists") from exc
             if tag_map:
                 conn.execute(
-                    insert(_TAGS),
+                    _INSERT_TAGS,
                     [{"run_uuid": run_uuid, "key": k, "value": v} for k, v in tag_map.items()],
                 )
         info = RunInfo(
@@ -503,17 +544,25 @@ class SqlMetadataStore(
                 raise InvalidInputError("run name must be 1-250 characters")
             values["name"] = run_name
         with self._write() as conn:
-            self._active_run(conn, run_id)
+            info = self._to_info(self._active_run(conn, run_id))
             if values:
-                conn.execute(update(RUNS).where(SqlRun.run_uuid == run_id).values(**values))
-            return self._to_info(self._run_row(conn, run_id))
+                conn.execute(
+                    _run_update(tuple(values)),
+                    {"run_id": run_id, **{f"new_{k}": v for k, v in values.items()}},
+                )
+        return dataclasses.replace(
+            info,
+            status=RunStatus(values.get("status", info.status)),
+            end_time=values.get("end_time", info.end_time),
+            run_name=values.get("name", info.run_name),
+        )
 
     def _set_run_stage(self, run_id: str, stage: LifecycleStage) -> None:
         with self._write() as conn:
             self._run_row(conn, run_id)
             conn.execute(
                 update(RUNS)
-                .where(SqlRun.run_uuid == run_id)
+                .where(RUNS.c.run_uuid == run_id)
                 .values(
                     lifecycle_stage=stage.value,
                     deleted_time=_now_ms() if stage == LifecycleStage.DELETED else None,
@@ -542,11 +591,8 @@ class SqlMetadataStore(
                 if param_map:
                     self._write_params(conn, run_id, param_map)
                 if tag_map:
-                    stmt = self._insert(_TAGS)
                     conn.execute(
-                        stmt.on_conflict_do_update(
-                            index_elements=["run_uuid", "key"], set_={"value": stmt.excluded.value}
-                        ),
+                        self._upsert_tags,
                         [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()],
                     )
                 if rows:
@@ -558,13 +604,8 @@ class SqlMetadataStore(
             raise StoreError(f"could not write to run {run_id}: {exc}") from exc
 
     def _write_params(self, conn: Connection, run_id: str, params: dict[str, str]) -> None:
-        existing = dict(
-            conn.execute(
-                select(SqlParam.key, SqlParam.value).where(
-                    SqlParam.run_uuid == run_id, SqlParam.key.in_(list(params))
-                )
-            ).all()
-        )
+        found = conn.execute(_PARAMS_OF_RUN, {"run_id": run_id, "keys": list(params)}).all()
+        existing: dict[str, str] = dict(found)
         for key, value in params.items():
             old = existing.get(key)
             if old is not None and old != value:
@@ -578,7 +619,7 @@ class SqlMetadataStore(
             if k not in existing
         ]
         if new:
-            conn.execute(insert(_PARAMS), new)
+            conn.execute(_INSERT_PARAMS, new)
 
     def _update_latest(self, conn: Connection, rows: list[_MetricRow]) -> None:
         # rows are (run_uuid, key, value, timestamp, step, is_nan); keep the latest per key
@@ -693,16 +734,8 @@ class SqlMetadataStore(
         now = _now_ms()
         with self._write() as conn:
             self._active_run(conn, run_id)
-            stmt = self._insert(_ARTIFACTS)
             conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["run_uuid", "path"],
-                    set_={
-                        "digest": stmt.excluded.digest,
-                        "size": stmt.excluded.size,
-                        "created_time": stmt.excluded.created_time,
-                    },
-                ),
+                self._upsert_artifacts,
                 [
                     {"run_uuid": run_id, "path": p, "created_time": now, **v}
                     for p, v in rows.items()
@@ -711,17 +744,14 @@ class SqlMetadataStore(
 
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactRecord]:
         clean = normalize_relative_path(prefix, allow_empty=True)
-        query = select(_ARTIFACTS.c.path, _ARTIFACTS.c.digest, _ARTIFACTS.c.size).where(
-            _ARTIFACTS.c.run_uuid == run_id
-        )
+        query, bound = _ARTIFACTS_OF_RUN, {"run_id": run_id}
         if clean:
             escaped = clean.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(
-                or_(_ARTIFACTS.c.path == clean, _ARTIFACTS.c.path.like(escaped + "/%", escape="\\"))
-            )
+            query = _ARTIFACTS_UNDER
+            bound.update(path=clean, pattern=escaped + "/%")
         with self._read() as conn:
             self._run_row(conn, run_id)
-            rows = conn.execute(query.order_by(_ARTIFACTS.c.path)).all()
+            rows = conn.execute(query, bound).all()
         return [ArtifactRecord(p, d, s) for p, d, s in rows]
 
 
