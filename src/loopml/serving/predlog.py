@@ -11,10 +11,10 @@ request arrived), ``deployment``, ``model_name``, ``model_version``, ``model_run
 ``input.<feature>`` and ``output.<name>`` columns. A request that failed validation is one
 row without features.
 
-The writer is a background thread behind a bounded queue: the response path only enqueues.
+The writer is a background thread behind a bounded queue: the response path only appends.
 When the queue is full, the entry is dropped and counted, never waited for. Rows are flushed
-every ``flush_interval`` seconds, at ``max_rows`` rows, and on close (nothing queued before a
-clean stop is lost).
+every ``flush_interval`` seconds, earlier when the queue is half full or ``max_rows`` rows
+wait, and on close (nothing queued before a clean stop is lost).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +38,6 @@ __all__ = ["PREFIX", "LogEntry", "PredictionLogger", "log_key"]
 log = logging.getLogger("loopml.serving")
 
 PREFIX = "predictions"
-_STOP = object()
 
 
 @dataclass(slots=True)
@@ -71,7 +70,13 @@ def log_key(deployment: str, date: str, now_ms: int | None = None) -> str:
 class PredictionLogger:
     """Appends :class:`LogEntry` rows to Parquet files from a background thread.
 
+    The response path appends to a list and returns: no lock, no wake-up of the writer per
+    request (a thread woken for every request would take the interpreter from the event
+    loop thousands of times a second). The writer wakes every ``flush_interval`` seconds,
+    or early when half the queue or ``max_rows`` rows are waiting, and writes what is there.
+
     Args:
+        queue_size: entries that may wait for the writer; past that, entries are dropped.
         on_drop: called (from the response path) for every entry dropped on a full queue.
         on_written: called with the row count of every file written.
     """
@@ -88,6 +93,7 @@ class PredictionLogger:
     ) -> None:
         self.store = store
         self.deployment = deployment
+        self.queue_size = queue_size
         self.flush_interval = flush_interval
         self.max_rows = max_rows
         self.dropped = 0
@@ -95,7 +101,11 @@ class PredictionLogger:
         self.write_errors = 0
         self._on_drop = on_drop
         self._on_written = on_written
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._pending: deque[LogEntry] = deque()
+        self._pending_rows = 0  # a hint for waking early; exactness is not needed
+        self._early = max(1, queue_size // 2)
+        self._wake = threading.Event()
+        self._stopping = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -103,6 +113,9 @@ class PredictionLogger:
         """Start the writer thread (once)."""
         with self._lock:
             if self._thread is None:
+                # Imported now, at start-up, not at the first flush while requests wait.
+                import pyarrow.parquet  # noqa: F401
+
                 self._thread = threading.Thread(
                     target=self._run, name=f"loopml-predlog-{self.deployment}", daemon=True
                 )
@@ -110,12 +123,15 @@ class PredictionLogger:
 
     def record(self, entry: LogEntry) -> bool:
         """Queue an entry; False (and counted) when the queue is full. Never blocks."""
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
+        pending = self._pending
+        if len(pending) >= self.queue_size:
             self.dropped += 1
             self._on_drop()
             return False
+        pending.append(entry)
+        self._pending_rows += entry.rows
+        if len(pending) >= self._early or self._pending_rows >= self.max_rows:
+            self._wake.set()
         return True
 
     def close(self, timeout: float = 30.0) -> None:
@@ -124,32 +140,33 @@ class PredictionLogger:
             thread, self._thread = self._thread, None
         if thread is None:
             return
-        self._queue.put(_STOP)
+        self._stopping = True
+        self._wake.set()
         thread.join(timeout)
 
     def _run(self) -> None:
-        pending: list[LogEntry] = []
-        rows = 0
-        oldest = 0.0
         while True:
-            wait = self.flush_interval - (time.monotonic() - oldest) if pending else None
-            try:
-                item = self._queue.get(timeout=max(wait, 0.0) if wait is not None else None)
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                self._flush(pending)
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            stopping = self._stopping
+            self._drain()
+            if stopping:
+                self._drain()  # what was appended while the last batch was written
                 return
-            if item is not None:
-                if not pending:
-                    oldest = time.monotonic()
-                pending.append(item)
-                rows += item.rows
-            if pending and (
-                rows >= self.max_rows or time.monotonic() - oldest >= self.flush_interval
-            ):
-                self._flush(pending)
-                pending, rows = [], 0
+
+    def _drain(self) -> None:
+        pending = self._pending
+        taken = [pending.popleft() for _ in range(len(pending))]
+        self._pending_rows = 0
+        batch: list[LogEntry] = []
+        rows = 0
+        for entry in taken:  # files of at most max_rows rows (a request is never split)
+            if batch and rows + entry.rows > self.max_rows:
+                self._flush(batch)
+                batch, rows = [], 0
+            batch.append(entry)
+            rows += entry.rows
+        self._flush(batch)
 
     def _flush(self, entries: list[LogEntry]) -> None:
         if not entries:
