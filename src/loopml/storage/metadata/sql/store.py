@@ -77,6 +77,7 @@ from loopml.storage.metadata.sql.models import (
     SqlParam,
     SqlRun,
 )
+from loopml.storage.metadata.sql.monitors import SqlMonitorMixin
 from loopml.storage.metadata.sql.registry import SqlRegistryMixin
 from loopml.storage.metadata.sql.schedules import SqlScheduleMixin
 from loopml.storage.metadata.sql.search import run_search_query
@@ -145,7 +146,12 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 class SqlMetadataStore(
-    SqlDatasetMixin, SqlScheduleMixin, SqlDeploymentMixin, SqlRegistryMixin, MetadataStore
+    SqlDatasetMixin,
+    SqlScheduleMixin,
+    SqlDeploymentMixin,
+    SqlMonitorMixin,
+    SqlRegistryMixin,
+    MetadataStore,
 ):
     """Metadata in SQLite or PostgreSQL; the schema is kept current by Alembic migrations.
 
