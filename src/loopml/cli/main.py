@@ -13,6 +13,7 @@ from loopml.cli import (
     deploy,
     evaluation,
     experiments,
+    labels,
     models,
     monitor,
     pipeline,
@@ -39,6 +40,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(labels.app, name="labels")
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluation.evaluate)
 app.command("gate")(evaluation.gate)

@@ -8,7 +8,7 @@ strings ``"inf"`` and ``"-inf"``: JSON has no infinity.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -110,9 +110,11 @@ class LabelsBody(_Body):
     """Labels as columns: ``request_id`` and ``label`` of equal length, ``row`` optional
     (0 for every label when left out)."""
 
-    request_id: list[str] = Field(min_length=1, max_length=1_000_000)
-    row: list[int] | None = None
-    label: list[Any]
+    request_id: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        min_length=1, max_length=1_000_000
+    )
+    row: list[Annotated[int, Field(ge=0, lt=2**31)]] | None = None
+    label: list[bool | int | float | str | None]
 
 
 class BusinessMetricBody(_Body):

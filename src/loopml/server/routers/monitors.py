@@ -1,5 +1,7 @@
 """loopml's monitor API (``/api/v1/monitors``): monitors, their windows' results, and the
-actions their policies took, with the atomic claims checkers rely on."""
+actions their policies took, with the atomic claims checkers rely on; and the routes a
+remote service posts late labels (``/api/v1/labels/{deployment}``) and business metrics
+(``/api/v1/business-metrics/{deployment}``) to."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from loopml.entities import MonitorResult
+from loopml.errors import InvalidInputError
 from loopml.schemas.monitoring import (
+    BusinessMetricBody,
     ClaimActionBody,
     ClaimWindowBody,
     CreateMonitorBody,
+    LabelsBody,
     OwnerBody,
     RecordActionBody,
     RecordResultBody,
@@ -33,6 +38,7 @@ def _metadata(stores: Annotated[Stores, Depends(get_stores)]) -> MetadataStore:
 
 
 Store = Annotated[MetadataStore, Depends(_metadata)]
+StoresDep = Annotated[Stores, Depends(get_stores)]
 Name = Annotated[str, Path(min_length=1, max_length=250)]
 Start = Annotated[int, Path(ge=0, lt=2**62)]
 Time = Annotated[int | None, Query(ge=0, lt=2**62)]
@@ -153,3 +159,36 @@ def record_action(
 def list_actions(name: Name, store: Store, window_start: Time = None) -> dict[str, Any]:
     """A monitor's actions, oldest first."""
     return {"actions": [action_to_json(a) for a in store.list_monitor_actions(name, window_start)]}
+
+
+@router.post("/labels/{deployment}")
+def post_labels(deployment: Name, body: LabelsBody, stores: StoresDep) -> dict[str, Any]:
+    """Store labels keyed by request id (and row): what ``loopml labels add`` does."""
+    import pyarrow as pa
+
+    from loopml.monitoring.labels import write_labels
+
+    count = len(body.request_id)
+    rows = body.row if body.row is not None else [0] * count
+    if len(rows) != count or len(body.label) != count:
+        raise InvalidInputError(
+            f"request_id has {count} entries, row {len(rows)} and label {len(body.label)}; "
+            "give one of each per label"
+        )
+    try:
+        table = pa.table({"request_id": body.request_id, "row": rows, "label": body.label})
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InvalidInputError(
+            f"labels must be of one type (numbers, text or booleans): {exc}"
+        ) from exc
+    return write_labels(stores, deployment, table).to_dict()
+
+
+@router.post("/business-metrics/{deployment}")
+def post_business_metric(
+    deployment: Name, body: BusinessMetricBody, stores: StoresDep
+) -> dict[str, Any]:
+    """Log a business metric value against a deployment."""
+    from loopml.monitoring.labels import write_business_metric
+
+    return write_business_metric(stores, deployment, body.name, body.value, body.timestamp)
