@@ -77,9 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer >= 0.29 raises its own copy of click's exceptions (typer.BadParameter…):
+        # a usage error is told to the user either way, never a traceback
+        base: type = click.exceptions.ClickException
+        vendored = [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+        if isinstance(exc, (base, *vendored)) and hasattr(exc, "show"):
             exc.show()
-            return exc.exit_code
+            return int(getattr(exc, "exit_code", 2))
         raise
     return code if isinstance(code, int) else 0
 

@@ -182,7 +182,13 @@ def read_window(
             reader = arrow_reader(con, sql, params, _BATCH_ROWS)
             path = folder / "window.parquet"
             rows = 0
-            with pq.ParquetWriter(path, reader.schema) as writer:
+            import pyarrow as pa
+
+            text = [f.name for f in reader.schema if pa.types.is_string(f.type)]
+            # a scratch file read once: no compression, and dictionaries only for text
+            # (dictionary-encoding floats is most of the time of writing them)
+            options = {"compression": "none", "use_dictionary": text, "write_statistics": False}
+            with pq.ParquetWriter(path, reader.schema, **options) as writer:
                 for batch in reader:
                     if batch.num_rows:
                         writer.write_batch(batch)
