@@ -31,9 +31,11 @@ def test_actions() -> None:
     retrain = parse_action("retrain:pipelines.train:training")
     assert (retrain.kind, retrain.target) == ("retrain", "pipelines.train:training")
     assert parse_action("retrain:flows/train.py:training").target == "flows/train.py:training"
+    assert parse_action("retrain:pipelines.training").target == "pipelines:training"
     for bad, message in (
         ("webhook:ftp://x", "http:// or https://"),
         ("retrain:training", "retrain:MODULE:PIPELINE"),
+        ("retrain:pipelines.", "retrain:MODULE:PIPELINE"),
         ("email:ops", "unknown action"),
         ("", "an action is one of"),
     ):

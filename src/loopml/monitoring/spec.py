@@ -20,7 +20,7 @@ figure alone, which holds when it is true or above 0. A figure the window does n
 (performance before any label arrives) does not fire.
 
 An **action** is ``webhook:URL`` (``alert:webhook:URL`` too), ``log``, or
-``retrain:MODULE:PIPELINE``. **Alerts** (``webhook:URL`` or ``log``) are notified of every
+``retrain:MODULE:PIPELINE`` (``retrain:MODULE.PIPELINE`` too). **Alerts** (``webhook:URL`` or ``log``) are notified of every
 policy that fires, with the window's figures.
 """
 
@@ -123,13 +123,16 @@ def parse_action(text: Any) -> ActionSpec:
             )
         return ActionSpec("webhook", url)
     if kind == "retrain":
-        module, sep, attr = target.strip().rpartition(":")
-        if not sep or not module or not attr:
+        name = target.strip()
+        module, sep, attr = name.rpartition(":")
+        if not sep and not name.endswith(".py"):  # retrain:pipelines.training
+            module, sep, attr = name.rpartition(".")
+        if not sep or not module or not attr or not attr.isidentifier():
             raise InvalidInputError(
-                f"{text!r}: retrain names a pipeline as retrain:MODULE:PIPELINE, e.g. "
-                "retrain:pipelines.train:training"
+                f"{text!r}: retrain names a pipeline as retrain:MODULE:PIPELINE or "
+                "retrain:MODULE.PIPELINE, e.g. retrain:pipelines.train:training"
             )
-        return ActionSpec("retrain", target.strip())
+        return ActionSpec("retrain", f"{module}:{attr}")
     raise InvalidInputError(f"unknown action {text!r}; an action is one of {forms}")
 
 
