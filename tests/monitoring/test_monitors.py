@@ -167,7 +167,12 @@ def test_classification_metrics_per_window(client: TrackingClient) -> None:
     when = past_hour(30)
     traffic = rides(400, 6)
     write_log(client, "risk", when, traffic, model, "risk")
-    lm.monitoring.create_monitor("risk", reference="risk-ref@1", delay=0, task="classification")
+    with lm.start_run():
+        info = lm.models.log_model(
+            model, "model", input_example=reference[["distance", "hour"]][:5]
+        )
+    lm.registry.register(info.uri, "risk")
+    lm.monitoring.create_monitor("risk", reference="risk-ref@1", delay=0, model="risk/1")
     truth = (traffic["distance"] > 6).astype("int64").to_numpy()
     labels = labels_for(traffic.assign(fare=truth), "risk")
     lm.monitoring.log_labels("risk", labels)
@@ -177,6 +182,10 @@ def test_classification_metrics_per_window(client: TrackingClient) -> None:
     assert checked.summary["performance"]["task"] == "classification"
     assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
     assert {"f1_macro", "precision_weighted", "recall_macro"} <= set(metrics)
+    # the classes are compared as categories, against the model's classes on the reference
+    (output,) = [c for c in checked.columns if c.role == "prediction"]
+    assert output.kind == "categorical" and output.test == "chi2+jensenshannon"
+    assert output.drifted is not None
 
 
 def test_business_metrics_beside_model_metrics_and_in_policies(

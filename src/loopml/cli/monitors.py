@@ -208,7 +208,7 @@ def show(
     rows = [
         [w["window_start"], w["status"], w["rows"], w["drift_share"],
          ", ".join(w["drifted_columns"]), w["quality_errors"],
-         ", ".join(f"{k} {v:.4g}" for k, v in list(w["performance"].items())[:2]),
+         ", ".join(f"{k} {v:.4g}" for k, v in report.headline(w["performance"])),
          ", ".join(w["fired"]), w["run_id"] or ""]
         for w in reversed(report.window_rows())
     ]  # fmt: skip

@@ -279,15 +279,21 @@ def _drift(check: _Check, data: WindowData, profile: Any) -> tuple[dict[str, Any
     predictions: list[Any] = []
     note = spec.output_note
     if spec.output_profile is not None:
-        known = {c["name"] for c in spec.output_profile.get("columns", [])}
+        testable = ("integer", "float", "string", "categorical", "boolean")
+        profiled = spec.output_profile.get("columns", [])
+        known = {c["name"] for c in profiled if c.get("kind") in testable}
         outputs = [o for o in data.outputs if o in known]
         if outputs:
             out_tests = {c: t for c, t in spec.tests.items() if c in outputs}
-            report_out = drift(
-                dict(spec.output_profile), str(data.path), columns=outputs, tests=out_tests,
-                threshold=spec.threshold, categorical=list(spec.categorical),
-            )  # fmt: skip
-            predictions = [replace(c, role="prediction") for c in report_out.columns]
+            try:
+                report_out = drift(
+                    dict(spec.output_profile), str(data.path), columns=outputs,
+                    tests=out_tests, threshold=spec.threshold,
+                    categorical=list(spec.categorical),
+                )  # fmt: skip
+                predictions = [replace(c, role="prediction") for c in report_out.columns]
+            except InvalidInputError as exc:  # outputs the tests cannot compare
+                note = f"the outputs were not tested: {exc.message}"
         else:
             note = "the prediction log has none of the outputs profiled on the reference"
     elif not note:

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from loopml.entities import Monitor, MonitorAction, MonitorColumn, MonitorResult
     from loopml.tracking.client import TrackingClient
 
-__all__ = ["MonitorReport", "monitor_report"]
+__all__ = ["PREFERRED", "MonitorReport", "monitor_report"]
+
+PREFERRED = ("rmse", "mae", "r2", "accuracy", "f1_macro", "recall_macro")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,12 @@ class MonitorReport:
                 values.append({"value": value, "drifted": None if found is None else found.drifted})
             out[name] = values
         return out
+
+    def headline(self, metrics: dict[str, float], count: int = 2) -> list[tuple[str, float]]:
+        """The performance metrics to show first: RMSE and MAE, or accuracy and macro F1."""
+        first = [m for m in PREFERRED if m in metrics]
+        rest = [m for m in metrics if m not in first]
+        return [(m, float(metrics[m])) for m in [*first, *rest][:count]]
 
     def window_rows(self) -> list[dict[str, Any]]:
         """One summary row per window, oldest first."""

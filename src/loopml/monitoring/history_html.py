@@ -196,7 +196,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 def _windows(report: MonitorReport) -> str:
     rows = []
     for w in reversed(report.window_rows()):
-        perf = ", ".join(f"{k} {v:.4g}" for k, v in list(w["performance"].items())[:3])
+        perf = ", ".join(f"{k} {v:.4g}" for k, v in report.headline(w["performance"], 3))
         business = ", ".join(f"{k} {v['mean']:.4g}" for k, v in w["business"].items())
         status = f'<span class="{escape(w["status"])}">{escape(w["status"])}</span>'
         cells = [

@@ -93,8 +93,8 @@ def _output_reference(
     import pyarrow as pa
 
     from loopml.data import DataClient
-    from loopml.data.profile import profile_table
-    from loopml.serving.runtime import load_runtime, resolve, split_outputs
+    from loopml.data.profile import as_text, profile_table
+    from loopml.serving.runtime import SINGLE_OUTPUT, load_runtime, resolve, split_outputs
 
     if model_ref is None:
         return (
@@ -130,10 +130,15 @@ def _output_reference(
                 parts.setdefault(name, []).append(values)
         import numpy as np
 
-        table = pa.table(
-            {f"output.{n}": pa.array(np.concatenate(v), from_pandas=True) for n, v in parts.items()}
-        )
-        profile = profile_table(table).to_dict()
+        classifier = runtime.model.classes is not None
+        columns = {}
+        for name, values in parts.items():
+            array = pa.array(np.concatenate(values), from_pandas=True)
+            if classifier and name == SINGLE_OUTPUT:
+                # classes are compared as categories: profile them with their counts
+                array = as_text(pa.chunked_array([array]))
+            columns[f"output.{name}"] = array
+        profile = profile_table(pa.table(columns)).to_dict()
     except Exception as exc:  # the monitor is useful without it
         message = exc.message if isinstance(exc, LoopmlError) else f"{type(exc).__name__}: {exc}"
         return None, "", None, f"no reference for the outputs: {message}"

@@ -20,8 +20,8 @@ figure alone, which holds when it is true or above 0. A figure the window does n
 (performance before any label arrives) does not fire.
 
 An **action** is ``webhook:URL`` (``alert:webhook:URL`` too), ``log``, or
-``retrain:MODULE:PIPELINE`` (``retrain:MODULE.PIPELINE`` too). **Alerts** (``webhook:URL`` or ``log``) are notified of every
-policy that fires, with the window's figures.
+``retrain:MODULE:PIPELINE`` (``retrain:MODULE.PIPELINE`` too). **Alerts** (``webhook:URL``
+or ``log``) are notified of every policy that fires, with the window's figures.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ def post_labels(deployment: Name, body: LabelsBody, stores: StoresDep) -> dict[s
         )
     try:
         table = pa.table({"request_id": body.request_id, "row": rows, "label": body.label})
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
         raise InvalidInputError(
             f"labels must be of one type (numbers, text or booleans): {exc}"
         ) from exc
