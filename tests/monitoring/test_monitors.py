@@ -269,3 +269,36 @@ def test_bad_input_is_refused_with_clear_errors(world: World, client: TrackingCl
         lm.monitoring.log_labels("ghost", pd.DataFrame({"request_id": ["a"], "label": [1.0]}))
     with pytest.raises(InvalidInputError, match="finite number"):
         lm.monitoring.log_business_metric("steady", "revenue", float("nan"))
+
+
+@pytest.mark.s3
+def test_a_check_and_labels_on_an_s3_artifact_store(
+    world: World, s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    from loopml.config import Settings
+    from loopml.data import DataClient
+
+    settings = Settings(
+        tracking_uri=str(tmp_path / "store"),
+        artifact_uri=f"s3://{s3_bucket}/loopml",
+        s3_endpoint_url=s3_endpoint,
+        capture_packages=False,
+    )
+    remote = TrackingClient(settings=settings)
+    try:
+        data = DataClient(remote)
+        data.log_dataset("rides", world.reference)
+        data.close()
+        when = past_hour(90)
+        traffic = rides(200, 41)
+        write_log(remote, "on-s3", when, traffic, world.model, "s")
+        lm.monitoring.create_monitor("on-s3", reference="rides@1", delay=0, client=remote)
+        report = lm.monitoring.log_labels("on-s3", labels_for(traffic, "s"), client=remote)
+        assert (report.stored, report.matched) == (200, 200)
+        checked = lm.monitoring.run_check("on-s3", window_start=when, client=remote)
+        assert checked.status == "ok" and checked.result.rows == 200
+        assert checked.summary["performance"]["labeled"] == 200
+        keys = list(remote.stores.blobs.bytes.list("labels/on-s3/"))
+        assert len(keys) == 1 and keys[0].startswith("labels/on-s3/date=")
+    finally:
+        remote.close()

@@ -95,6 +95,13 @@ def create(
     target: Annotated[
         str, typer.Option("--target", help="The label's column name in retraining data.")
     ] = "label",
+    prediction: Annotated[
+        str, typer.Option("--prediction", help="The output compared with labels.")
+    ] = "output.prediction",
+    route: Annotated[
+        list[str] | None,
+        typer.Option("--route", help="Routes whose rows are checked (default primary, canary)."),
+    ] = None,
     json_out: JsonOption = False,
     tracking_uri: TrackingUriOption = None,
 ) -> None:
@@ -123,6 +130,8 @@ def create(
         model=model,
         task=task,
         target=target,
+        prediction=prediction,
+        routes=_many(route) or ("primary", "canary"),
     )
     if json_out:
         print_json(_monitor_json(made))
@@ -158,7 +167,11 @@ def list_(json_out: JsonOption = False, tracking_uri: TrackingUriOption = None) 
     if json_out:
         print_json(
             [
-                {**_monitor_json(m), "last_window": [r.window_start for r in last[m.name]][:1]}
+                {
+                    **_monitor_json(m),
+                    "last_window": next((r.window_start for r in last[m.name]), None),
+                    "last_status": next((r.status for r in last[m.name]), None),
+                }
                 for m in found
             ]
         )
