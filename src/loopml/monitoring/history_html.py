@@ -37,8 +37,14 @@ def _figure(width: float = 7.5, height: float = 2.8) -> tuple[Any, Any]:
     return figure, figure.subplots()
 
 
-def _time_axis(ax: Any) -> None:
+def _time_axis(ax: Any, report: MonitorReport | None = None) -> None:
     import matplotlib.dates as mdates
+
+    if report is not None and report.results:
+        # the windows shown, half a window either side (a single point gets a sane axis)
+        half = report.monitor.window * 500
+        ax.set_xlim(_when(report.results[0].window_start - half),
+                    _when(report.results[-1].window_start + half))  # fmt: skip
 
     locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
@@ -58,7 +64,7 @@ def _share_plot(report: MonitorReport) -> str:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share")
     ax.legend(fontsize=7)
-    _time_axis(ax)
+    _time_axis(ax, report)
     figure.tight_layout()
     return _svg(figure)
 
@@ -84,7 +90,8 @@ def _heatmap(report: MonitorReport) -> str:
     for i, name in enumerate(names):
         for j, cell in enumerate(series[name]):
             if cell["drifted"]:
-                ax.text(j, i, "×", ha="center", va="center", fontsize=9, color="black")
+                ax.text(j, i, "×", ha="center", va="center", fontsize=10, color="white",
+                        fontweight="bold")  # fmt: skip
     ax.set_yticks(range(len(names)), [n[:24] for n in names], fontsize=7)
     labels = [iso(r.window_start)[5:16].replace("T", " ") for r in report.results]
     step = max(1, len(labels) // 8)
@@ -133,7 +140,7 @@ def _quality(report: MonitorReport) -> str:
            bottom=[r.summary["quality"]["errors"] for r in rows], label="warnings")  # fmt: skip
     ax.set_ylabel("anomalies")
     ax.legend(fontsize=7)
-    _time_axis(ax)
+    _time_axis(ax, report)
     figure.tight_layout()
     anomalies = rows[-1].summary["quality"].get("anomalies", [])
     table = _table(
@@ -152,7 +159,7 @@ def _series_plot(report: MonitorReport, pick: Any, names: list[str], ylabel: str
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
-    _time_axis(ax)
+    _time_axis(ax, report)
     figure.tight_layout()
     return _svg(figure)
 
@@ -169,7 +176,13 @@ def _performance(report: MonitorReport) -> str:
             "<p>No labels have arrived for these windows yet (<code>loopml labels add</code>).</p>"
         )
     labeled = [r.summary.get("performance", {}).get("labeled", 0) for r in report.results]
-    return _series_plot(report, metric, names, "metric") + (
+    # one plot per metric: their scales differ (RMSE in the target's units, R² below 1)
+    plots = "".join(
+        f'<figure class="wide"><figcaption><b>{escape(name)}</b></figcaption>'
+        f"{_series_plot(report, metric, [name], name)}</figure>"
+        for name in names
+    )
+    return f'<div class="grid">{plots}</div>' + (
         f"<p>Labeled rows per window: {', '.join(str(n) for n in labeled)}.</p>"
     )
 
