@@ -2,12 +2,15 @@
 
     python _monitoring_worker.py TOOL REFERENCE.parquet CURRENT.parquet SPEC.json
     python _monitoring_worker.py TOOL --calibration TRIALS N_REF N_CUR SEED
+    python _monitoring_worker.py loopml --window STORE WINDOW_START_MS
 
 TOOL is loopml, evidently or nannyml; this file runs in that tool's interpreter (loopml:
 the project's .venv; a peer: its venv under benchmarks/.venvs). SPEC.json names the
 numeric and categorical columns. The figure is the wall-clock time from reading the two
 Parquet files to every column's drift decision (the tool's modules imported beforehand),
-and the peak RSS (the process's high-water mark, imports included).
+and the peak RSS (the process's high-water mark, imports included). ``--window`` times a
+monitor's whole check (``run_check``: the window read from the prediction log, drift
+against the stored profile, data quality, labels, policies) of monitor ``bench`` in STORE.
 """
 
 from __future__ import annotations
@@ -130,8 +133,27 @@ def _warm(tool: str) -> None:
         import nannyml  # noqa: F401
 
 
+def window_check(store: str, start_ms: int) -> dict[str, Any]:
+    """One monitor check of the window starting at ``start_ms``, computed again each time."""
+    import loopml as lm
+
+    lm.set_tracking_uri(store)
+    _warm("loopml")
+    import loopml.monitoring.check
+
+    started = time.perf_counter()
+    result = lm.monitoring.run_check("bench", window_start=start_ms, recompute=True)
+    seconds = time.perf_counter() - started
+    drifted = {c.column: bool(c.drifted) for c in result.columns}
+    return {"seconds": seconds, "peak_mb": _peak_mb(), "drifted": drifted,
+            "rows": result.result.rows}  # fmt: skip
+
+
 def main() -> None:
     tool = sys.argv[1]
+    if sys.argv[2] == "--window":
+        print(json.dumps(window_check(sys.argv[3], int(sys.argv[4]))))
+        return
     if sys.argv[2] == "--calibration":
         trials, n_ref, n_cur, seed = map(int, sys.argv[3:7])
         print(json.dumps(calibration(tool, trials, n_ref, n_cur, seed)))

@@ -14,6 +14,13 @@ environment: wall-clock time from reading both files to every column's decision,
 the worker's peak RSS. The tools take turns. Under the tables: which columns each tool
 flagged, and the calibration figure (false alarms over 1,000 no-shift trials of a
 10-level column, 500 rows a side, at each tool's default settings).
+
+Then loopml's whole monitor check of the same current data as one window of a deployment's
+prediction log (``--no-window`` skips it): the log written as the model server writes it
+(Parquet files of ``input.<column>`` and the log's own columns), the reference logged as a
+dataset version, and ``run_check`` timed in a fresh process — reading the window from the
+log, drift against the stored profile, data quality against the reference schema,
+policies, the check's run and stored result.
 """
 
 from __future__ import annotations
@@ -91,6 +98,45 @@ def write_data(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path, Path
     return paths[0], paths[1], spec_path
 
 
+def write_window(folder: Path, ref: Path, cur: Path, rows: int) -> tuple[Path, int]:
+    """A store with ``ref`` as dataset ``ref`` v1, ``cur`` as one hour of deployment
+    ``bench``'s prediction log (ten files), and monitor ``bench``; returns the store and
+    the window's start (ms)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import loopml as lm
+
+    store = folder / f"store-{rows}"
+    lm.set_tracking_uri(str(store))
+    lm.data.log_dataset("ref", pq.read_table(ref))
+    start_ms = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+    current = pq.read_table(cur)
+    log = store / "artifacts" / "predictions" / "bench" / "date=2026-01-01"
+    log.mkdir(parents=True)
+    parts = 10
+    for part, offset in enumerate(range(0, rows, -(-rows // parts))):
+        chunk = current.slice(offset, -(-rows // parts))
+        n = chunk.num_rows
+        index = np.arange(offset, offset + n)
+        base = {
+            "request_id": pa.array([f"r{i // 10}" for i in index]),
+            "row": pa.array(index % 10, pa.int32()),
+            "timestamp": pa.array(start_ms * 1000 + index * (3_500_000_000 // rows),
+                                  pa.timestamp("us", tz="UTC")),
+            "deployment": pa.array(["bench"] * n), "model_name": pa.array(["m"] * n),
+            "model_version": pa.array([1] * n, pa.int64()), "model_run_id": pa.array(["x"] * n),
+            "route": pa.array(["primary"] * n), "status": pa.array([200] * n, pa.int32()),
+            "latency_ms": pa.array(np.full(n, 1.0)), "error": pa.array([None] * n, pa.string()),
+        }  # fmt: skip
+        inputs = {f"input.{name}": chunk.column(name) for name in chunk.column_names}
+        name = f"{start_ms + part}-1-{part}.parquet"
+        pq.write_table(pa.table({**base, **inputs}), log / name, compression="zstd")
+    lm.monitoring.create_monitor("bench", reference="ref@1", window="1h", delay=0)
+    return store, start_ms
+
+
 def _agreement(name: str, drifted: dict[str, bool]) -> str:
     flagged = sorted(c for c, d in drifted.items() if d)
     found = [c for c in SHIFTED if drifted.get(c)]
@@ -112,6 +158,7 @@ def main() -> None:
     parser.add_argument("--peers", default="evidently,nannyml")
     parser.add_argument("--trials", type=int, default=1000, help="calibration trials")
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("--no-window", action="store_true", help="skip the monitor check rows")
     args = parser.parse_args()
     sizes = [10_000, 100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     repeats = 1 if args.quick else args.repeats
@@ -131,9 +178,32 @@ def main() -> None:
     figures: dict[tuple[str, int], dict[str, list[float]]] = {}
     decisions: dict[tuple[str, int], dict[str, bool]] = {}
     failures: dict[tuple[str, int], str] = {}
+    windows: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-monitoring-") as root:
         for rows in sizes:
             ref, cur, spec = write_data(Path(root), rows)
+            if not args.no_window:
+                store, start = write_window(Path(root), ref, cur, rows)
+                command = [
+                    sys.executable,
+                    str(WORKER),
+                    "loopml",
+                    "--window",
+                    str(store),
+                    str(start),
+                ]
+                got = windows.setdefault(rows, {"seconds": [], "peak_mb": []})
+                for rep in range(repeats):
+                    try:
+                        out = run_worker(command, HERE, timeout=TIMEOUT_S)
+                    except WorkerError as exc:
+                        got["error"] = str(exc).strip().splitlines()[-1][:300]
+                        break
+                    got["seconds"].append(out["seconds"])
+                    got["peak_mb"].append(out["peak_mb"])
+                    got["drifted"] = sorted(c for c, d in out["drifted"].items() if d)
+                    print(f"{rows:,} rows, monitor check {rep + 1}: {out['seconds']:.2f} s, "
+                          f"{out['peak_mb']:.0f} MB", file=sys.stderr)  # fmt: skip
             for rep in range(repeats):
                 order = list(tools) if rep % 2 == 0 else list(reversed(tools))
                 for tool in order:
@@ -199,7 +269,32 @@ def main() -> None:
         results["figures"][peer] = meta
         if args.json:
             dump_json(args.json.replace(".json", f"-{peer}.json"), rows_out, meta)
+    if windows:
+        _print_windows(windows, figures)
     sys.exit(1 if failures or install_failed else 0)
+
+
+def _print_windows(
+    windows: dict[int, dict[str, Any]], figures: dict[tuple[str, int], dict[str, list[float]]]
+) -> None:
+    from statistics import median
+
+    print("\n### Monitor check of one window from the prediction log (loopml)\n")
+    print("| rows in the window | check (median) | peak RSS | drift alone on the file | drifted |")
+    print("|---:|---:|---:|---:|---|")
+    for rows, got in windows.items():
+        if "error" in got and not got["seconds"]:
+            print(f"| {rows:,} | failed: {got['error']} | | | |")
+            continue
+        alone = figures.get(("loopml", rows), {}).get("seconds", [])
+        print(
+            f"| {rows:,} | {median(got['seconds']):.2f} s | {median(got['peak_mb']):.0f} MB | "
+            + (f"{median(alone):.2f} s" if alone else "")
+            + f" | {', '.join(got.get('drifted', []))} |"
+        )
+    print(f"\n{len(next(iter(windows.values()))['seconds'])} repeat(s)")
+    for key, value in machine().items():
+        print(f"{key}: {' '.join(str(value).split())}")
 
 
 if __name__ == "__main__":

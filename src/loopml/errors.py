@@ -24,7 +24,8 @@ errors in one place instead of guessing::
      │    ├── ModelVersionNotFoundError            also an alias that names no version
      │    ├── DatasetNotFoundError
      │    ├── DatasetVersionNotFoundError
-     │    └── DeploymentNotFoundError
+     │    ├── DeploymentNotFoundError
+     │    └── MonitorNotFoundError
      ├── ConflictError (409, exit 4)
      │    ├── AlreadyExistsError                   a name clash
      │    ├── ParamConflictError                   a param re-logged with another value
@@ -66,6 +67,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelLoadError",
     "ModelVersionNotFoundError",
+    "MonitorNotFoundError",
     "NotFoundError",
     "ParamConflictError",
     "PipelineDefinitionError",
@@ -196,6 +198,10 @@ class DatasetVersionNotFoundError(NotFoundError):
 
 class DeploymentNotFoundError(NotFoundError):
     """No deployment with that name."""
+
+
+class MonitorNotFoundError(NotFoundError):
+    """No monitor with that name (or no stored result for that window)."""
 
 
 class ConflictError(LoopmlError):

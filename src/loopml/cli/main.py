@@ -21,6 +21,7 @@ COMMANDS = {
     "schedule": "loopml.cli.schedule:app",
     "deploy": "loopml.cli.deploy:app",
     "monitor": "loopml.cli.monitor:app",
+    "labels": "loopml.cli.labels:app",
     "demo": "loopml.cli.demo:demo",
     "evaluate": "loopml.cli.evaluation:evaluate",
     "gate": "loopml.cli.evaluation:gate",

@@ -1,4 +1,5 @@
-"""`loopml monitor …`: check production data against a reference.
+"""`loopml monitor …`: check production data against a reference (``drift``), and monitors
+over a deployment's prediction log (the commands of :mod:`loopml.cli.monitors`).
 
 REFERENCE and CURRENT are each a Parquet or CSV file or a dataset version (``rides@3``,
 ``rides/3``, ``datasets:/rides@3``); a reference version is compared through its stored
@@ -20,7 +21,10 @@ from loopml.cli._output import print_json, print_table
 if TYPE_CHECKING:
     from loopml.monitoring import DriftReport
 
-app = typer.Typer(help="Monitor data and models: drift against a reference.", no_args_is_help=True)
+app = typer.Typer(
+    help="Monitor data and models: drift, monitors over the prediction log, reports.",
+    no_args_is_help=True,
+)
 
 
 def _split(items: list[str] | None) -> list[str] | None:
@@ -147,3 +151,12 @@ def _progress() -> Iterator[Callable[[], None]]:
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("drift", total=None)
         yield lambda: bar.advance(task)
+
+
+def _register() -> None:
+    from loopml.cli import monitors
+
+    monitors.register(app)
+
+
+_register()

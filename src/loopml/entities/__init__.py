@@ -9,6 +9,7 @@ from loopml.entities._data import (
     LineageEdge,
     Schedule,
 )
+from loopml.entities._monitoring import Monitor, MonitorAction, MonitorColumn, MonitorResult
 from loopml.entities._registry import (
     Approval,
     AuditEntry,
@@ -48,6 +49,10 @@ __all__ = [
     "LineageEdge",
     "Metric",
     "ModelVersion",
+    "Monitor",
+    "MonitorAction",
+    "MonitorColumn",
+    "MonitorResult",
     "PagedList",
     "Param",
     "RegisteredModel",

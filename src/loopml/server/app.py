@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         datasets,
         deployments,
         health,
+        monitors,
         objects,
         registry,
         schedules,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router, prefix="/api/v1")
     app.include_router(schedules.router, prefix="/api/v1")
     app.include_router(deployments.router, prefix="/api/v1")
+    app.include_router(monitors.router, prefix="/api/v1")
     app.include_router(objects.router, prefix="/api/v1")
     from loopml.server import mlflow as mlflow_api
 

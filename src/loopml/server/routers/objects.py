@@ -1,6 +1,8 @@
 """Log objects under the artifact root (``/api/v1/objects``): the prediction log's Parquet
-files, written and read by model servers and readers that reach the store through this
-server. Only keys under ``predictions/`` are accepted; blobs have their own routes."""
+files, and the labels and business metrics monitoring logs beside them, written and read by
+model servers, monitors and readers that reach the store through this server. Only keys
+under ``predictions/``, ``labels/`` and ``business-metrics/`` are accepted; blobs have their
+own routes."""
 
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from loopml.storage import Stores
 router = APIRouter(tags=["objects"])
 
 StoresDep = Annotated[Stores, Depends(get_stores)]
-PREFIXES = ("predictions/",)
-_MAX_BYTES = 512 * 2**20  # one prediction log file
+PREFIXES = ("predictions/", "labels/", "business-metrics/")
+_MAX_BYTES = 512 * 2**20  # one log file
 
 
 def _key(key: str, *, prefix: bool = False) -> str:
@@ -37,7 +39,7 @@ def _key(key: str, *, prefix: bool = False) -> str:
 def list_objects(
     stores: StoresDep, prefix: Annotated[str, Query(min_length=1, max_length=1000)]
 ) -> dict[str, Any]:
-    """Keys under a prefix (``predictions/<deployment>``), sorted."""
+    """Keys under a prefix (``predictions/<deployment>``, ``labels/<deployment>``), sorted."""
     return {"keys": sorted(stores.blobs.bytes.list(_key(prefix, prefix=True)))}
 
 

@@ -1,5 +1,6 @@
 """ByteStore over a loopml server: ``blobs/<2>/<62>`` keys through its blob API (verified
-uploads), and log objects (``predictions/…``, the prediction log) through its object API."""
+uploads), and log objects (``predictions/…``, the prediction log; ``labels/…`` and
+``business-metrics/…``, what monitoring logs) through its object API."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from loopml.storage.artifacts.fsspec_store import atomic_local_copy
 __all__ = ["HttpByteStore"]
 
 
-_OBJECT_PREFIXES = ("predictions/",)
+_OBJECT_PREFIXES = ("predictions/", "labels/", "business-metrics/")
 
 
 def _is_object(key: str) -> bool:

@@ -32,6 +32,7 @@ from loopml.entities import (
 )
 from loopml.storage.metadata.datasets_base import DatasetStore
 from loopml.storage.metadata.deployments_base import DeploymentStore
+from loopml.storage.metadata.monitors_base import MonitorStore
 from loopml.storage.metadata.registry_base import RegistryStore
 from loopml.storage.metadata.schedules_base import ScheduleStore
 
@@ -43,12 +44,13 @@ SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_LIMIT = 50_000
 
 
-class MetadataStore(DatasetStore, ScheduleStore, DeploymentStore, RegistryStore, ABC):
+class MetadataStore(DatasetStore, ScheduleStore, DeploymentStore, MonitorStore, RegistryStore, ABC):
     """Stores experiments, runs, params, metrics, tags and run artifact records, and the
     model registry (see :class:`~loopml.storage.metadata.registry_base.RegistryStore`) and
     datasets with lineage (see :class:`~loopml.storage.metadata.datasets_base.DatasetStore`)
     and pipeline schedules (see :class:`~loopml.storage.metadata.schedules_base.ScheduleStore`)
-    and deployments (see :class:`~loopml.storage.metadata.deployments_base.DeploymentStore`).
+    and deployments (see :class:`~loopml.storage.metadata.deployments_base.DeploymentStore`)
+    and monitors (see :class:`~loopml.storage.metadata.monitors_base.MonitorStore`).
 
     Errors: unknown ids raise :class:`~loopml.errors.NotFoundError` subclasses; name clashes
     :class:`~loopml.errors.AlreadyExistsError`; a param re-logged with another value

@@ -30,6 +30,7 @@ from loopml.storage.metadata.base import SEARCH_MAX_RESULTS_DEFAULT, MetadataSto
 from loopml.storage.metadata.rest._http import HttpSession
 from loopml.storage.metadata.rest.datasets import RestDatasetMixin
 from loopml.storage.metadata.rest.deployments import RestDeploymentMixin
+from loopml.storage.metadata.rest.monitors import RestMonitorMixin
 from loopml.storage.metadata.rest.registry import RestRegistryMixin
 from loopml.storage.metadata.rest.schedules import RestScheduleMixin
 
@@ -53,7 +54,12 @@ def _segment(experiment_id: str) -> str:
 
 
 class RestMetadataStore(
-    RestDatasetMixin, RestScheduleMixin, RestDeploymentMixin, RestRegistryMixin, MetadataStore
+    RestDatasetMixin,
+    RestScheduleMixin,
+    RestDeploymentMixin,
+    RestMonitorMixin,
+    RestRegistryMixin,
+    MetadataStore,
 ):
     """Metadata kept by a loopml server at ``base_url``."""
 

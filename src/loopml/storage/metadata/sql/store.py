@@ -74,6 +74,7 @@ from loopml.storage.metadata.sql.models import (
     RUNS,
     TAGS,
 )
+from loopml.storage.metadata.sql.monitors import SqlMonitorMixin
 from loopml.storage.metadata.sql.registry import SqlRegistryMixin
 from loopml.storage.metadata.sql.schedules import SqlScheduleMixin
 from loopml.storage.metadata.sql.search import run_search_query
@@ -174,7 +175,12 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 class SqlMetadataStore(
-    SqlDatasetMixin, SqlScheduleMixin, SqlDeploymentMixin, SqlRegistryMixin, MetadataStore
+    SqlDatasetMixin,
+    SqlScheduleMixin,
+    SqlDeploymentMixin,
+    SqlMonitorMixin,
+    SqlRegistryMixin,
+    MetadataStore,
 ):
     """Metadata in SQLite or PostgreSQL; the schema is kept current by Alembic migrations.
 
