@@ -11,6 +11,7 @@ import pytest
 
 import loopml as lm
 from loopml.cli.main import main
+from loopml.uris import parse_models_uri as lm_uri
 
 
 @pytest.fixture
@@ -146,7 +147,8 @@ def test_console_script_help_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_tracks_runs_and_finds_the_best(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+def test_demo_runs_the_whole_loop(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     uri = str(tmp_path / "demo-store")
     code, out, err = cli(capsys, "demo", "--json", "--tracking-uri", uri)
     assert code == 0, err
@@ -160,6 +162,22 @@ def test_demo_tracks_runs_and_finds_the_best(capsys, tmp_path: Path) -> None:  #
     assert len(client.get_metric_history(best["info"]["run_id"], "val_rmse")) > 50
     paths = {a.path for a in client.list_artifacts(best["info"]["run_id"])}
     assert {"plots/residuals.png", "features.json", "data/validation_sample.parquet"} <= paths
+    # The operations cycle: served, logged, monitored, drift found, retrained, gated.
+    ops = result["operations"]
+    assert ops["rows_logged"] == 1200 and ops["requests"] == 120
+    assert ops["steady_status"] == "ok" and ops["shifted_status"] == "alert"
+    assert "surge" in ops["drifted_columns"] and ops["prediction_drift"]
+    assert ops["shifted_mae"] > 2 * ops["steady_mae"]  # the labels show the model got worse
+    name, version = ops["retrained_version"].split("/")
+    assert name == "ride-fares" and int(version) > result["champion_version"]
+    assert ops["retrained_gate_passed"] is True
+    store = client.stores.metadata
+    assert store.get_version_by_uri(lm_uri("models:/ride-fares@challenger")).version == int(version)
+    deployment = store.get_deployment("ride-fares")
+    assert deployment.spec["canary"] == "models:/ride-fares@challenger"
+    assert ops["trace"]["model"] == f"ride-fares/{result['champion_version']}"
+    assert ops["trace"]["data"] == [result["dataset"]]
+    assert Path(ops["report_path"]).is_file()
 
 
 def test_error_messages_are_printed_as_written(store, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from loopml.cli._common import JsonOption, TrackingUriOption
 from loopml.cli._output import fmt_duration, print_json, print_table
+from loopml.demo.operations import CANARY_PERCENT
 
 
 def demo(
@@ -15,8 +16,10 @@ def demo(
     tracking_uri: TrackingUriOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Run the demo: synthetic ride fares, a grid of models, every run tracked, the best
-    registered, approved and loaded back as the champion."""
+    """Run the demo loop: synthetic ride fares versioned, a grid of models tracked, the best
+    registered and served, production monitored, drift detected, the model retrained."""
+    import dataclasses
+
     from rich.progress import Progress
 
     import loopml as lm
@@ -33,6 +36,7 @@ def demo(
 
             result = run_demo(tracking_uri, on_progress=update)
     runs = [lm.get_run(r) for r in result.run_ids]
+    ops = result.operations
     if json_out:
         print_json(
             {
@@ -48,6 +52,7 @@ def demo(
                 "new_day_warnings": result.new_day_warnings,
                 "evaluation_run_id": result.evaluation_run_id,
                 "challenger_gate_passed": result.challenger_gate_passed,
+                "operations": None if ops is None else dataclasses.asdict(ops),
                 "runs": runs,
             }
         )
@@ -92,7 +97,51 @@ def demo(
         f"of data has {result.new_day_errors} errors and {result.new_day_warnings} warnings "
         "against it"
     )
+    if ops is not None:
+        _print_operations(ops, result.model_name)
     typer.echo(
         f"next: loopml runs show {best.info.run_id}   |   loopml models show "
         f"{result.model_name}   |   loopml data show {result.dataset_uri.split(':/')[1]}"
     )
+    if ops is not None:
+        typer.echo(
+            f"      loopml deploy status {ops.deployment}   |   loopml monitor show "
+            f"{ops.deployment}   |   loopml deploy serve {ops.deployment}"
+        )
+
+
+def _print_operations(ops: Any, model: str) -> None:
+    def mae(value: float | None) -> str:
+        return "no labels" if value is None else f"MAE {value:.2f}"
+
+    typer.echo(
+        f"served the champion as deployment {ops.deployment} ({ops.url}): {ops.requests} "
+        f"requests, {ops.rows_logged} rows in the prediction log"
+    )
+    typer.echo(
+        f"monitor, ordinary window: {ops.steady_status} ({mae(ops.steady_mae)}); window after "
+        f"the change: {ops.shifted_status} ({mae(ops.shifted_mae)}), drifted: "
+        f"{', '.join(ops.drifted_columns) or 'nothing'}"
+        + ("; the predictions drifted too" if ops.prediction_drift else "")
+    )
+    if ops.retrained_version:
+        word = "passed" if ops.retrained_gate_passed else "failed"
+        tail = (
+            f"; it is now the challenger with a {CANARY_PERCENT:.0f}% canary share"
+            if ops.retrained_gate_passed
+            else ""
+        )
+        typer.echo(
+            f"the drift retrained the model (pipeline run {ops.retrain_run_id}): "
+            f"{ops.retrained_version} {word} its gate against the champion{tail}"
+        )
+    else:
+        typer.echo("no retraining ran")
+    if ops.trace:
+        t = ops.trace
+        typer.echo(
+            f"trace: request {t['request_id']} row {t['row']} was answered by {t['model']}, "
+            f"made by run {t['run_id'][:12]} from {', '.join(t['data']) or 'no recorded data'}"
+            f" at commit {t['git_commit'][:12] or '(not a git checkout)'}"
+        )
+    typer.echo(f"monitoring report: {ops.report_path}")

@@ -1,20 +1,28 @@
 """The demo behind `loopml demo`: the loop, end to end, on a small synthetic dataset.
 
-Today it covers the tracking and model cycles: make ride-fare data, train gradient-boosted
+The data and model cycles: make ride-fare data and version it, train gradient-boosted
 models over a small grid, track every run (params, per-iteration validation curve, metrics,
 a residual plot, the feature list, a data sample, the packaged model with its signature),
 pick the best run by a search, register its model, approve it, make it the ``champion``
-(the runner-up becomes the ``challenger``), and load the champion back by its alias to
-predict.
+(the runner-up becomes the ``challenger``), load the champion back by its alias, evaluate
+it by slice and gate the runner-up against it.
+
+The operations cycle (:mod:`loopml.demo.operations`): serve the champion, log every
+prediction, monitor two windows of traffic against the training data, detect the drift of
+the second, retrain on it, gate the new version and route a canary share to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from loopml.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from loopml.demo.operations import OperationsResult
 
 __all__ = ["DEMO_DATASET", "DEMO_EXPERIMENT", "DEMO_MODEL", "DemoResult", "make_rides", "run_demo"]
 
@@ -47,6 +55,7 @@ class DemoResult:
     new_day_warnings: int = 0
     evaluation_run_id: str = ""  # the champion evaluated on the held-out data, by slice
     challenger_gate_passed: bool | None = None  # the runner-up gated against the champion
+    operations: OperationsResult | None = None  # serving, monitoring, retraining
 
 
 def make_rides(n: int = 4000, seed: int = 7) -> Any:
@@ -79,7 +88,7 @@ def _require_demo_libraries() -> None:
 
     missing = [
         m
-        for m in ("numpy", "pandas", "sklearn", "matplotlib", "pyarrow")
+        for m in ("numpy", "pandas", "sklearn", "matplotlib", "pyarrow", "scipy", "orjson")
         if importlib.util.find_spec(m) is None
     ]
     if missing:
@@ -107,12 +116,14 @@ def _residual_figure(y_true: Any, y_pred: Any, title: str) -> Any:
 def run_demo(
     tracking_uri: str | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
+    operations: bool = True,
 ) -> DemoResult:
-    """Train and track the demo grid; returns the runs and the best one.
+    """Run the demo's loop; returns what it made.
 
     Args:
         tracking_uri: where to track (default: the settings, i.e. ./.loopml).
         on_progress: called as (stage description, done, total) for a progress bar.
+        operations: also serve, monitor and retrain (the operations cycle).
     """
     _require_demo_libraries()
     import numpy as np
@@ -135,7 +146,7 @@ def run_demo(
     # run records that it read it.
     data = lm.data.log_dataset(DEMO_DATASET, rides, description="synthetic ride fares")
     result.dataset_uri = data.uri
-    total = len(GRID)
+    total = len(GRID) + (2 if operations else 1)
     for i, params in enumerate(GRID):
         name = f"gbm-lr{params['learning_rate']}-d{params['max_depth']}"
         if on_progress:
@@ -165,7 +176,7 @@ def run_demo(
             lm.models.log_model(model, "model", input_example=x_train.head(5))
             result.run_ids.append(run.run_id)
     if on_progress:
-        on_progress("registering the best model", total, total + 1)
+        on_progress("registering the best model", len(GRID), total)
     ranked = lm.search_runs(
         DEMO_EXPERIMENT,
         filter=f"attributes.run_id IN ({', '.join(repr(r) for r in result.run_ids)})",
@@ -199,9 +210,27 @@ def run_demo(
     later["surge"] = later["surge"] * 1.8
     report = lm.data.validate(later, data)
     result.new_day_errors, result.new_day_warnings = len(report.errors), len(report.warnings)
+    if operations:
+        from loopml.demo.operations import run_operations
+
+        def stage(text: str) -> None:
+            if on_progress:
+                on_progress(text, total - 1, total)
+
+        result.operations = run_operations(result.model_name, data.uri, _report_dir(), stage)
     if on_progress:
-        on_progress("done", total + 1, total + 1)
+        on_progress("done", total, total)
     return result
+
+
+def _report_dir() -> Path:
+    """Where the demo writes its HTML report: the store's folder, when it is one."""
+    from loopml.storage.metadata import is_folder_uri
+    from loopml.tracking.fluent import get_tracking_uri
+
+    uri = get_tracking_uri()
+    folder = uri[len("file://") :] if uri.startswith("file://") else uri
+    return Path(folder) if is_folder_uri(uri) else Path.cwd()
 
 
 def _promote(result: DemoResult, ranked: Any, x_val: Any, y_val: Any) -> None:

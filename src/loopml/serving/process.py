@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = ["log_path", "serve_deployment", "server_alive", "stop_deployment"]
 
+# Servers this process started and left running: held so that dropping the handle is not
+# mistaken for losing a child (Python warns about a Popen collected while its process runs);
+# ``stop_deployment`` reaps them by pid.
+_DETACHED: list[subprocess.Popen[bytes]] = []
+
 
 def _client(client: TrackingClient | None) -> TrackingClient:
     if client is not None:
@@ -145,6 +150,7 @@ def _detach(
             )
         endpoint = store.get_deployment(name).endpoint
         if endpoint and endpoint.get("pid") == proc.pid:
+            _DETACHED.append(proc)
             return dict(endpoint)
         time.sleep(0.2)
     proc.terminate()
@@ -196,6 +202,14 @@ def stop_deployment(
                 f"the server of {name!r} (pid {pid}) did not stop within {timeout:.0f} s"
             )
         time.sleep(0.1)
+    _forget(pid)
     with contextlib.suppress(LoopmlError):
         store.set_deployment_endpoint(name, None, expected_pid=pid)
     return True
+
+
+def _forget(pid: int) -> None:
+    """Drop the handle of a server this process started, once it has exited."""
+    for proc in [p for p in _DETACHED if p.pid == pid]:
+        proc.wait()  # reaped already (see _pid_alive): this only records its exit
+        _DETACHED.remove(proc)
