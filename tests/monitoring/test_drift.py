@@ -343,7 +343,7 @@ def test_outputs_frame_json_and_html(tmp_path: Path) -> None:
     assert page.count("<svg") == 5  # one plot per column
     assert "DATASET DRIFT" in page and "fare" in page
     assert "<script" not in page and "<link" not in page and "src=" not in page
-    with pytest.raises(InvalidInputError, match="cannot write the report"):
+    with pytest.raises(InvalidInputError, match="missing does not exist"):
         report.save_html(tmp_path / "missing" / "drift.html")
     assert list(tmp_path.glob("**/.*.tmp")) == []
 

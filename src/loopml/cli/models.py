@@ -296,9 +296,9 @@ def card(
     if output is None:
         typer.echo(text, nl=False)
         return
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    from loopml.storage.artifacts import write_text_atomic
+
+    write_text_atomic(output, text)
     typer.echo(f"wrote {output}")
 
 

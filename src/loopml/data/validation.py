@@ -109,8 +109,10 @@ class ValidationReport:
         return render_html(self, title)
 
     def save_html(self, path: str | Path, title: str = "Data validation") -> None:
-        """Write :meth:`to_html` to a file."""
-        Path(path).write_text(self.to_html(title), encoding="utf-8")
+        """Write :meth:`to_html` to a file (whole or not at all)."""
+        from loopml.storage.artifacts import write_text_atomic
+
+        write_text_atomic(path, self.to_html(title))
 
 
 def js_distance(p: np.ndarray, q: np.ndarray) -> float:

@@ -100,8 +100,10 @@ class EvaluationResult:
         return render_evaluation(self)
 
     def save_html(self, path: str | Path) -> None:
-        """Write :meth:`to_html` to a file."""
-        Path(path).write_text(self.to_html(), encoding="utf-8")
+        """Write :meth:`to_html` to a file (whole or not at all)."""
+        from loopml.storage.artifacts import write_text_atomic
+
+        write_text_atomic(path, self.to_html())
 
 
 def load_model(model: Any) -> tuple[LoadedModel, str]:

@@ -286,11 +286,7 @@ def _run_numeric(job: Job, ref: Source, cur: TableSource, alpha: float, bins: in
         "ref_nulls": ref_missing, "cur_nulls": cur_missing, "basis": basis,
     }  # fmt: skip
     if ref_n == 0 or cur_n == 0:
-        drifted, note = _empty_outcome(ref_n, cur_n)
-        return ColumnDrift(
-            **base, test=job.test.name, statistic=None, p_value=None, threshold=None,
-            distance=None, distance_threshold=None, drifted=drifted, note=note,
-        )  # fmt: skip
+        return _without_values(job, base, ref_n, cur_n)
     if not streamed:
         if ref_dist is not None:
             stats = compare_to_profile(ref_dist, cur_sorted, bins).as_dict()
@@ -303,6 +299,15 @@ def _run_numeric(job: Job, ref: Source, cur: TableSource, alpha: float, bins: in
         **base, test=test, statistic=statistic, p_value=p_value, threshold=threshold,
         distance=distance, distance_threshold=d_threshold, drifted=drifted,
         note=_notes(ref_n, cur_n, basis), stats=stats, histogram=histogram,
+    )  # fmt: skip
+
+
+def _without_values(job: Job, base: dict[str, Any], ref_n: int, cur_n: int) -> ColumnDrift:
+    """The outcome of a column with no values on a side: nothing to test, a note says why."""
+    drifted, note = _empty_outcome(ref_n, cur_n)
+    return ColumnDrift(
+        **base, test=job.test.name, statistic=None, p_value=None, threshold=None,
+        distance=None, distance_threshold=None, drifted=drifted, note=note,
     )  # fmt: skip
 
 
@@ -326,11 +331,7 @@ def _run_categorical(job: Job, ref: Source, cur: TableSource, alpha: float) -> C
         "ref_nulls": ref_missing, "cur_nulls": cur_missing, "basis": basis,
     }  # fmt: skip
     if ref_n == 0 or cur_n == 0:
-        drifted, note = _empty_outcome(ref_n, cur_n)
-        return ColumnDrift(
-            **base, test=job.test.name, statistic=None, p_value=None, threshold=None,
-            distance=None, distance_threshold=None, drifted=drifted, note=note,
-        )  # fmt: skip
+        return _without_values(job, base, ref_n, cur_n)
     stats = compare_counts(ref_vec, cur_vec).as_dict()
     test, statistic, p_value, threshold, distance, d_threshold, drifted = _decide(job, stats, alpha)
     note = _notes(ref_n, cur_n, basis)

@@ -152,16 +152,9 @@ class MonitorReport:
 
     def save_html(self, path: str | Path) -> Path:
         """Write :meth:`to_html` to a file (through a temporary name); returns the path."""
-        target = Path(path)
-        html = self.to_html()
-        temp = target.with_name(f".{target.name}.tmp")
-        try:
-            temp.write_text(html, encoding="utf-8")
-            temp.replace(target)
-        except OSError as exc:
-            temp.unlink(missing_ok=True)
-            raise InvalidInputError(f"cannot write the report to {target}: {exc}") from exc
-        return target
+        from loopml.storage.artifacts import write_text_atomic
+
+        return write_text_atomic(path, self.to_html())
 
 
 def monitor_report(

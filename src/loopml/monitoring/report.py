@@ -243,13 +243,6 @@ class DriftReport:
     def save_html(self, path: str | Path, title: str = "Data drift") -> Path:
         """Write :meth:`to_html` to a file (through a temporary name, so a failure leaves
         no partial page); returns the path."""
-        target = Path(path)
-        html = self.to_html(title)
-        temp = target.with_name(f".{target.name}.tmp")
-        try:
-            temp.write_text(html, encoding="utf-8")
-            temp.replace(target)
-        except OSError as exc:
-            temp.unlink(missing_ok=True)
-            raise InvalidInputError(f"cannot write the report to {target}: {exc}") from exc
-        return target
+        from loopml.storage.artifacts import write_text_atomic
+
+        return write_text_atomic(path, self.to_html(title))

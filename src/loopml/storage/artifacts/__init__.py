@@ -6,6 +6,7 @@ from loopml.storage.artifacts.fsspec_store import (
     FsspecByteStore,
     LocalByteStore,
     open_byte_store,
+    write_text_atomic,
 )
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "hash_bytes",
     "hash_file",
     "open_byte_store",
+    "write_text_atomic",
 ]

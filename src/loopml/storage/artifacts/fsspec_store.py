@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import tempfile
@@ -18,7 +19,7 @@ from loopml.storage.artifacts.base import ByteStore, RangeReader
 if TYPE_CHECKING:
     from loopml.config import Settings
 
-__all__ = ["FsspecByteStore", "LocalByteStore", "open_byte_store"]
+__all__ = ["FsspecByteStore", "LocalByteStore", "open_byte_store", "write_text_atomic"]
 
 _CHUNK = 1 << 20
 
@@ -148,6 +149,27 @@ def atomic_local_copy(src: BinaryIO, dest: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write a text file (a report, a model card) whole or not at all: to a temporary name
+    beside it, then renamed over it. Returns the path.
+
+    Raises:
+        InvalidInputError: the file cannot be written there (the message says why).
+    """
+    from loopml.errors import InvalidInputError
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InvalidInputError(
+            f"cannot write {target}: the folder {target.parent} does not exist; create it first"
+        )
+    try:
+        atomic_local_copy(io.BytesIO(text.encode("utf-8")), target)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return target
 
 
 class FsspecByteStore(ByteStore, RangeReader):
