@@ -67,6 +67,8 @@ class Settings:
         shadow_queue_size: requests a shadow model may have queued; past that, shadow
             requests are dropped (and counted).
         serving_threads: threads a model server runs ``predict`` on.
+        serving_max_body_mb: the largest request body a model server reads (MiB); a larger
+            one is refused with 413 before it is read whole.
     """
 
     tracking_uri: str = DEFAULT_TRACKING_URI
@@ -90,6 +92,7 @@ class Settings:
     prediction_log_queue_size: int = 10_000
     shadow_queue_size: int = 100
     serving_threads: int = 2
+    serving_max_body_mb: int = 64
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def replace(self, **changes: Any) -> Settings:
@@ -138,6 +141,7 @@ def _validated(settings: Settings) -> Settings:
         "prediction_log_queue_size",
         "shadow_queue_size",
         "serving_threads",
+        "serving_max_body_mb",
     ):
         if getattr(settings, name) < 1:
             raise ConfigurationError(f"{name} must be >= 1")

@@ -15,6 +15,7 @@ errors in one place instead of guessing::
      │    ├── DataSchemaError                      a dataset schema file that cannot be used
      │    ├── PipelineDefinitionError              a step used outside a pipeline, a bad input
      │    ├── UnsupportedMediaTypeError (415)      a request body of a type a server does not read
+     │    ├── PayloadTooLargeError (413)           a request body over a server's size limit
      │    └── UnsupportedModelError                a model object no flavor can save
      ├── NotFoundError (404, exit 3)
      │    ├── ExperimentNotFoundError
@@ -70,6 +71,7 @@ __all__ = [
     "MonitorNotFoundError",
     "NotFoundError",
     "ParamConflictError",
+    "PayloadTooLargeError",
     "PipelineDefinitionError",
     "PredictionError",
     "RegisteredModelNotFoundError",
@@ -158,6 +160,12 @@ class UnsupportedMediaTypeError(InvalidInputError):
     """A request body in a format the server does not read (e.g. XML to a model server)."""
 
     http_status = 415
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A request body larger than the server accepts (``serving_max_body_mb``)."""
+
+    http_status = 413
 
 
 class NotFoundError(LoopmlError):

@@ -216,6 +216,32 @@ def test_bad_bodies_and_oip_payloads(pricing_server: tuple[str, Any]) -> None:
         assert fragment in response.json()["error"], response.json()
 
 
+def test_a_body_over_the_size_limit_is_a_413_and_the_server_serves_on(
+    pricing: ModelVersion, store: TrackingClient
+) -> None:
+    settings = store.settings.replace(serving_max_body_mb=1)
+    with serving("pricing@champion", client=store, settings=settings) as (url, _):
+        rows = [[0.1, 0.2, 0.3, 0.4]] * 80_000  # about 1.7 MiB of JSON
+        big = httpx.post(f"{url}/invocations", json=split_body(rows))
+        assert big.status_code == 413, big.text
+        assert "over this server's limit of 1 MiB" in big.json()["message"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it streams
+            yield b'{"dataframe_split": {"columns": ["a", "b", "c", "d"], "data": ['
+            for _ in range(80_000):
+                yield b"[0.1, 0.2, 0.3, 0.4],"
+            yield b"[0.1, 0.2, 0.3, 0.4]]}}"
+
+        streamed = httpx.post(
+            f"{url}/v2/models/pricing/infer",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+        )
+        assert streamed.status_code == 413, streamed.text
+        small = httpx.post(f"{url}/invocations", json=split_body(ROWS))
+        assert small.status_code == 200 and small.json()["predictions"] == _expected(ROWS)
+
+
 def test_request_ids_are_taken_from_the_client_when_valid(pricing_server: tuple[str, Any]) -> None:
     url, _ = pricing_server
     ok = httpx.post(f"{url}/invocations", json=split_body(ROWS), headers={"x-request-id": "abc-1"})

@@ -24,6 +24,7 @@ from loopml.errors import (
     InvalidInputError,
     LoopmlError,
     NotFoundError,
+    PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
 from loopml.serving.invocations import encode_predictions, parse_csv, parse_json
@@ -46,6 +47,14 @@ ROUTE_HEADER = "x-loopml-route"  # primary or canary: which route answered
 VERSION_HEADER = "x-loopml-model-version"  # the registered version that answered
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _OFFLOAD_BYTES = 256 * 1024  # bodies this large are decoded off the event loop
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"the request body is {size / 2**20:.1f} MiB or more, over this server's limit of "
+        f"{limit / 2**20:.0f} MiB; send fewer rows per request, or raise "
+        "LOOPML_SERVING_MAX_BODY_MB"
+    )
 
 
 def _check_request_id(value: str) -> str:
@@ -85,6 +94,22 @@ def build_app(state: ServingState) -> Starlette:
         if len(body) < _OFFLOAD_BYTES:
             return parse(body)
         return await asyncio.get_running_loop().run_in_executor(state.executor, parse, body)
+
+    max_body = state.settings.serving_max_body_mb * 2**20
+
+    async def read_body(request: Request) -> bytes:
+        """The request's body, refused (413) past the size limit without reading it all."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body:
+            raise PayloadTooLargeError(_too_large(int(declared), max_body))
+        parts: list[bytes] = []
+        size = 0
+        async for part in request.stream():
+            size += len(part)
+            if size > max_body:
+                raise PayloadTooLargeError(_too_large(size, max_body))
+            parts.append(part)
+        return b"".join(parts)
 
     def loads(body: bytes) -> Any:
         try:
@@ -161,7 +186,7 @@ def build_app(state: ServingState) -> Starlette:
         try:
             _check_request_id(request_id)
             kind = request.headers.get("content-type", json_type).split(";")[0].strip().lower()
-            body = await request.body()
+            body = await read_body(request)
             if kind in ("text/csv", "application/csv"):
                 inputs = await decode(body, parse_csv)
             elif kind in (json_type, "", "*/*") or kind.endswith("+json"):
@@ -209,7 +234,7 @@ def build_app(state: ServingState) -> Starlette:
                 request_id = _check_request_id(header_id)
             route = route_for(request)
             schema = route.runtime.schema
-            body = await request.body()
+            body = await read_body(request)
             given, inputs, wanted = await decode(body, lambda b: parse_infer(loads(b), schema))
             if given is not None and header_id is None:
                 request_id = _check_request_id(given)

@@ -94,7 +94,7 @@ def create_serving_app(
             client = get_client()  # the process's store (set_tracking_uri, LOOPML_*)
         else:
             client = TrackingClient(settings=settings)
-    settings = client.settings
+    settings = settings if settings is not None else client.settings  # the server's knobs
     revision = None
     if deployment is not None:
         record = client.stores.metadata.get_deployment(deployment)
