@@ -56,13 +56,36 @@ def test_a_command_imports_only_its_own_cli_module(tmp_path: Path, store: str) -
     assert _cli_modules(modules) == {"loopml.cli.main", "loopml.cli.runs"}
 
 
-def test_opening_a_current_store_imports_neither_orm_nor_alembic(
+def test_tracking_commands_on_the_embedded_store_import_no_sqlalchemy(
     tmp_path: Path, store: str
 ) -> None:
     modules = _modules(tmp_path, "runs", "list", "--tracking-uri", store)
-    assert "sqlalchemy.engine" in modules  # the store was opened
-    assert "sqlalchemy.orm" not in modules
+    assert "loopml.storage.metadata.sql.embedded" in modules  # the store was opened
+    assert "sqlalchemy" not in modules
     assert "alembic" not in modules
+
+
+def test_a_pipeline_run_imports_no_sqlalchemy(tmp_path: Path, store: str) -> None:
+    (tmp_path / "flow.py").write_text(
+        "from loopml import pipeline, step\n\n"
+        "@step\ndef inc(x: int) -> int:\n    return x + 1\n\n"
+        "@pipeline\ndef linear(start: int = 0):\n    inc(inc(start))\n"
+    )
+    for _ in range(2):  # the second run reuses both steps from the cache
+        modules = _modules(
+            tmp_path, "pipeline", "run", "flow.py:linear", "--tracking-uri", store
+        )
+        assert "loopml.pipelines.runner" in modules
+        assert "sqlalchemy" not in modules
+
+
+def test_the_registry_opens_the_sqlalchemy_store_when_it_is_used(
+    tmp_path: Path, store: str
+) -> None:
+    modules = _modules(tmp_path, "models", "list", "--tracking-uri", store)
+    assert "sqlalchemy.engine" in modules
+    assert "sqlalchemy.orm" not in modules
+    assert "alembic" not in modules  # the schema is current: no migration tool
 
 
 def test_a_query_loads_no_library_it_does_not_use(tmp_path: Path, store: str) -> None:

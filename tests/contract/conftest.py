@@ -17,7 +17,8 @@ from loopml.storage.metadata import MetadataStore, open_metadata_store
 CONTRACT_DIGESTS = ("a" * 64, "b" * 64)
 
 IMPLEMENTATIONS = [
-    "sqlite",
+    "sqlite",  # the embedded store: sqlite3 directly, SQLAlchemy for the registry and the rest
+    "sqlite-sqlalchemy",  # SqlMetadataStore on SQLite: the statements PostgreSQL runs
     pytest.param("postgres", marks=pytest.mark.postgres),
     "rest",  # a loopml server (over SQLite) reached through the HTTP client store
 ]
@@ -40,6 +41,8 @@ def rest_server() -> Iterator[tuple[object, str]]:
 def make_store_uri(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if kind == "sqlite":
         return str(tmp_path / "store")
+    if kind == "sqlite-sqlalchemy":  # a URL naming the driver is opened by SQLAlchemy
+        return f"sqlite+pysqlite:///{tmp_path / 'metadata.db'}"
     if kind == "postgres":
         return str(request.getfixturevalue("fresh_postgres_url"))
     if kind == "rest":

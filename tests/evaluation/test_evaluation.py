@@ -16,7 +16,7 @@ from sklearn.metrics import mean_squared_error, roc_auc_score
 import loopml as lm
 from loopml.cli.main import main
 from loopml.errors import InvalidInputError, InvalidStateError, SignatureError
-from loopml.storage.metadata.sql import SqlMetadataStore
+from loopml.storage.metadata.sql import EmbeddedSqliteStore
 
 FEATURES = ["distance_km", "hour", "is_airport"]
 
@@ -193,7 +193,7 @@ def test_the_registry_can_require_a_passing_gate(
     rides: pd.DataFrame, good: str, tmp_path: Path
 ) -> None:
     store = lm.registry.RegistryClient().store
-    assert isinstance(store, SqlMetadataStore)
+    assert isinstance(store, EmbeddedSqliteStore)
     store.require_passing_gate = True
     with pytest.raises(InvalidStateError, match="no release-gate verdict"):
         lm.registry.approve("pricing", 1)

@@ -71,7 +71,7 @@ def open_metadata_store(uri: str, settings: Settings) -> MetadataStore:
     if scheme in ("", "file"):
         folder = Path(uri[len("file://") :] if scheme == "file" else uri)
         _make_store_folder(folder)
-        from loopml.storage.metadata.sql.engine import sqlite_url_for_folder
+        from loopml.storage.metadata.sql.embedded import sqlite_url_for_folder
 
         uri, scheme = sqlite_url_for_folder(folder), "sqlite"
     target = STORE_PLUGINS.get(scheme)

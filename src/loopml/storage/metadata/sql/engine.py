@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -154,8 +153,3 @@ def _run_alembic(engine: Engine, current: str | None) -> None:
         config.attributes["connection"] = conn
         upgrade(config, "head")
         conn.commit()
-
-
-def sqlite_url_for_folder(folder: str | os.PathLike[str]) -> str:
-    """The SQLite URL of the embedded store in a loopml folder."""
-    return f"sqlite:///{Path(folder).resolve() / 'metadata.db'}"
