@@ -144,7 +144,7 @@ def test_threads_share_one_store(tmp_path: Path) -> None:
         try:
             for step in range(25):
                 store.log_batch(run_id, [Metric(f"w{worker}", float(step), step, step)])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=log, args=(w,)) for w in range(4)]
