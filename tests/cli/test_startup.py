@@ -72,9 +72,7 @@ def test_a_pipeline_run_imports_no_sqlalchemy(tmp_path: Path, store: str) -> Non
         "@pipeline\ndef linear(start: int = 0):\n    inc(inc(start))\n"
     )
     for _ in range(2):  # the second run reuses both steps from the cache
-        modules = _modules(
-            tmp_path, "pipeline", "run", "flow.py:linear", "--tracking-uri", store
-        )
+        modules = _modules(tmp_path, "pipeline", "run", "flow.py:linear", "--tracking-uri", store)
         assert "loopml.pipelines.runner" in modules
         assert "sqlalchemy" not in modules
 
