@@ -192,9 +192,7 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     store = _open(tmp_path / "store")
     run_id = store.create_run("0", "r", 1).info.run_id
     context = multiprocessing.get_context("fork")
-    child = context.Process(
-        target=lambda: store.log_batch(run_id, [Metric("child", 1.0, 0, 0)])
-    )
+    child = context.Process(target=lambda: store.log_batch(run_id, [Metric("child", 1.0, 0, 0)]))
     child.start()
     child.join(60)
     try:
