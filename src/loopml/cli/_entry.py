@@ -17,7 +17,7 @@ __all__ = ["main"]
 def _quick_status(json_out: bool) -> int | None:
     from loopml.data.quick import quick_status
 
-    entries = quick_status()
+    entries = quick_status(meanwhile=lambda: _load_output(json_out))
     if entries is None:
         return None
     from loopml.cli._output import print_json, print_table
@@ -41,6 +41,16 @@ def _quick_status(json_out: bool) -> int | None:
         rows = [[e.path, f"{e.name}@{e.version}", e.state, "", "", ""] for e in entries]
         print_table(["path", "version", "state", "added", "removed", "changed"], rows)
     return 0
+
+
+def _load_output(json_out: bool) -> None:
+    """Import what printing the answer needs: called while the folders are listed (in a
+    child process, on another core), it takes its 50 ms (rich) off the command's time; the
+    full command needs the same modules when the answer is not plain."""
+    import loopml.cli._output  # noqa: F401
+
+    if not json_out:
+        from rich import console, table  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
