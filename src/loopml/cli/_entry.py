@@ -9,6 +9,7 @@ Everything else, and any status that is not plainly unchanged, goes to
 
 from __future__ import annotations
 
+import gc
 import sys
 
 __all__ = ["main"]
@@ -54,11 +55,19 @@ def _load_output(json_out: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI (see :func:`loopml.cli.main.main`)."""
+    """Run the CLI (see :func:`loopml.cli.main.main`); ``argv`` None means the process's
+    own command line, as the console script runs it."""
     args = sys.argv[1:] if argv is None else argv
     if args[:2] == ["data", "status"] and set(args[2:]) <= {"--json"}:
-        code = _quick_status("--json" in args)
+        # A short run that makes little garbage: collecting it costs more than it frees.
+        gc.disable()
+        try:
+            code = _quick_status("--json" in args)
+        finally:
+            gc.enable()
         if code is not None:
+            if argv is None:  # the process's own command line: it ends now
+                gc.freeze()  # so that the final collection at exit skips rich's objects
             return code
     from loopml.cli.main import main as full_main
 
