@@ -60,11 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:2] == ["data", "status"] and set(args[2:]) <= {"--json"}:
         # A short run that makes little garbage: collecting it costs more than it frees.
+        collecting = gc.isenabled()
         gc.disable()
         try:
             code = _quick_status("--json" in args)
         finally:
-            gc.enable()
+            if collecting:
+                gc.enable()
         if code is not None:
             if argv is None:  # the process's own command line: it ends now
                 gc.freeze()  # so that the final collection at exit skips rich's objects
