@@ -1,6 +1,7 @@
 """Dataset versioning: loopml vs DVC, on the same files, from the command line.
 
     .venv/bin/python benchmarks/bench_data.py [--repeats 3] [--files 20000] [--big-mib 1024]
+    .venv/bin/python benchmarks/bench_data.py --status-only 15 [--files 20000]
 
 Each repeat makes a fresh project per tool (git init; `dvc init` for DVC, and for loopml
 one command that creates its store — set-up, not timed, for both), the tools taking turns,
@@ -12,6 +13,9 @@ and times the commands a user types:
   the growth of each tool's store (DVC's cache, loopml's artifact store) is reported;
 - for loopml, the add of another large file with ``LOOPML_DATA_SYNC=false`` (no flush to
   disk before the version is recorded, as DVC does not flush), against DVC's add.
+
+With ``--status-only N`` it times just ``status`` with nothing changed: one project per tool
+(set up and added, not timed), then N runs of each tool's ``status``, taking turns.
 
 Times include each CLI's start-up, as a user sees it (loopml's bytecode is written first,
 as pip writes the peer's). DVC runs from benchmarks/.venvs/dvc
@@ -144,6 +148,24 @@ def measure(tool: Tool, root: Path, files: int, big_mib: int, seed: int) -> dict
     return out
 
 
+def measure_status(tools: list[Tool], root: Path, files: int, runs: int) -> dict[str, list[float]]:
+    """``status`` with nothing changed, ``runs`` times per tool, the tools taking turns."""
+    projects = {}
+    for tool in tools:
+        project = root / tool.name
+        project.mkdir()
+        tool.init(project)
+        _make_many(project / "many", files, seed=0)
+        tool.add(project, "many")
+        tool.status(project)  # a first run, as after any add (caches warm for both)
+        projects[tool.name] = project
+    times: dict[str, list[float]] = {t.name: [] for t in tools}
+    for run in range(runs):
+        for tool in tools if run % 2 == 0 else list(reversed(tools)):
+            times[tool.name].append(tool.status(projects[tool.name]))
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,6 +174,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--big-mib", type=int, default=1024)
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument(
+        "--status-only", type=int, metavar="N", default=0, help="time only status, N runs"
+    )
     args = parser.parse_args()
     compile_bytecode("loopml")
 
@@ -163,6 +188,24 @@ def main() -> None:
         dvc_version = peer_version(dvc_python, "dvc")
     except PeerInstallError as exc:
         failed["peer"], dvc_version = str(exc).splitlines()[0], "not installed"
+
+    meta = {"command": command_line()}
+    if args.status_only:
+        with tempfile.TemporaryDirectory(prefix="bench-data-") as root:
+            times = measure_status(tools, Path(root), args.files, args.status_only)
+        row = Row(
+            f"status, {args.files:,} files unchanged ({args.status_only} runs)",
+            "s",
+            times["loopml"],
+            times.get("dvc", []),
+            False,
+            failed=failed,
+        )
+        meta = {"peer": f"dvc {dvc_version}", **machine(), **meta}
+        print_table("Dataset status: loopml vs DVC (CLI, wall-clock)", "DVC", [row], meta)
+        if args.json:
+            dump_json(args.json, [row], meta)
+        return
 
     keys = ["add_many", "status", "readd_one", "add_big", "growth_mib", "add_big_nosync"]
     figures: dict[str, dict[str, list[float]]] = {t.name: {k: [] for k in keys} for t in tools}
@@ -206,11 +249,7 @@ def main() -> None:
     ]
     for row in rows:
         row.failed = failed
-    meta = {
-        "peer": f"dvc {dvc_version}",
-        **machine(),
-        "command": command_line(),
-    }
+    meta = {"peer": f"dvc {dvc_version}", **machine(), **meta}
     print_table("Dataset versioning: loopml vs DVC (CLI, wall-clock)", "DVC", rows, meta)
     if args.json:
         dump_json(args.json, rows, meta)

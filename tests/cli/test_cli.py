@@ -186,3 +186,13 @@ def test_error_messages_are_printed_as_written(store, capsys) -> None:  # type: 
     code, _, err = cli(capsys, "runs", "list", "--tracking-uri", uri, "-f", "params.[bold]a < 1")
     assert code == 2
     assert "params.[bold]a < 1" in err
+
+
+def test_names_in_tables_are_shown_as_written(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    uri = str(tmp_path / "store")
+    client = lm.TrackingClient(uri)
+    client.create_experiment("data/[raw] :smile:")
+    client.close()
+    code, out, _ = cli(capsys, "experiments", "list", "--tracking-uri", uri)
+    assert code == 0
+    assert "data/[raw] :smile:" in out  # not read as a markup tag and an emoji code

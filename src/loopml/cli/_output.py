@@ -48,7 +48,9 @@ def _console(stderr: bool = False) -> Any:
     stream = sys.stderr if stderr else sys.stdout
     # Piped into a file or a log, rows should not fold at 80 columns.
     width = None if stream.isatty() else 240
-    return Console(stderr=stderr, soft_wrap=False, width=width)
+    # Cells and titles hold names and paths: "data/[raw]" and ":memory:" are text, not
+    # markup or emoji codes (print_error turns markup on for its own prefix).
+    return Console(stderr=stderr, soft_wrap=False, width=width, markup=False, emoji=False)
 
 
 def print_table(

@@ -16,12 +16,14 @@ binds others.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+# typing.TYPE_CHECKING without importing typing: `loopml data status` starts in this package.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import Any
+
     from loopml.data.blobs import LinkType, unprotect
     from loopml.data.client import AddResult, DataClient, StatusEntry
     from loopml.data.compare import ColumnChange, DatasetDiff
@@ -110,15 +112,11 @@ __all__ = [
 ]
 
 
-@contextmanager
-def _client() -> Iterator[DataClient]:
+def _client() -> DataClient:
+    """The default client, to use in a ``with`` block (which closes it)."""
     from loopml.data.client import DataClient
 
-    data = DataClient()
-    try:
-        yield data
-    finally:
-        data.close()
+    return DataClient()
 
 
 def add(path: str | Path, name: str | None = None, description: str = "") -> AddResult:
@@ -173,6 +171,8 @@ def checkout(
     pointers: Sequence[str | Path] = (), link: str = "auto", force: bool = False
 ) -> list[StatusEntry]:
     """Restore the working files the project's pointer files (or these ones) name."""
+    from pathlib import Path
+
     with _client() as data:
         files = [Path(p) for p in pointers] or None
         return data.checkout(files, link, force)

@@ -28,6 +28,7 @@ from loopml.data.workspace import (
     Pointer,
     find_pointers,
     find_project_root,
+    folder_fingerprint,
     pointer_path_for,
     project_relative,
     read_pointer,
@@ -130,6 +131,12 @@ class DataClient:
         if self._state is not None:
             self._state.close()
             self._state = None
+
+    def __enter__(self) -> DataClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- reading ---------------------------------------------------------------------
     def get_version(self, ref: VersionRef) -> DatasetVersion:
@@ -369,8 +376,7 @@ class DataClient:
     def _current_digest(self, target: Path) -> str:
         """The manifest digest of the working files, from the tree cache when nothing in
         their listing changed."""
-        entries = scan(target)
-        known = self.state.tree_digest(str(target.resolve()), fingerprint(entries))
+        known = self.state.tree_digest(str(target.resolve()), folder_fingerprint(target))
         return known if known is not None else self._current(target).digest
 
     def _pointer_manifest(self, pointer: Pointer) -> Manifest:

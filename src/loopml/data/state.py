@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from blake3 import blake3
-
+from loopml.data.listing import fingerprint
 from loopml.errors import InvalidInputError
 
 if TYPE_CHECKING:  # imported when used: `loopml data status` needs only the cache
@@ -35,18 +34,6 @@ _Key = tuple[int, int, int]  # size, mtime_ns, inode
 def stat_key(st: os.stat_result) -> _Key:
     """What the cache compares: size, modification time (ns) and inode."""
     return (st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-def fingerprint(entries: Sequence[tuple[str, str, os.stat_result]]) -> str:
-    """A digest of a folder's listing: every relative path with its size, mtime and inode.
-
-    When it matches the one recorded with a manifest, no file changed (by the same test the
-    per-file cache uses), so ``status`` need not look at files one by one.
-    """
-    text = "\n".join(
-        f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}" for rel, _, st in entries
-    )
-    return blake3(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class StateCache:

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
 
+from loopml.data import listing
+from loopml.data.listing import POINTER_SUFFIX, SKIP_DIRS, Entry
 from loopml.errors import InvalidInputError, InvalidPathError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Pointer",
     "find_pointers",
     "find_project_root",
+    "folder_fingerprint",
     "pointer_path_for",
     "project_relative",
     "read_pointer",
@@ -40,20 +42,13 @@ __all__ = [
     "write_pointer",
 ]
 
-POINTER_SUFFIX = ".loopml"
-_MARKERS = (".git", ".loopml", "loopml.toml")
-_SKIP_DIRS = {".git", ".loopml", "__pycache__", ".venv", "node_modules"}
 _HEADER = "# loopml data pointer: commit it to git; `loopml data checkout` restores ./{path}\n"
 
 
 def find_project_root(start: Path | None = None) -> Path:
     """The nearest folder at or above ``start`` (default: the working directory) holding
     ``.git``, ``.loopml`` or ``loopml.toml``; the working directory when there is none."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if any((folder / marker).exists() for marker in _MARKERS):
-            return folder
-    return here
+    return Path(listing.find_root(str((start or Path.cwd()).resolve())))
 
 
 def project_relative(path: Path, root: Path) -> str:
@@ -70,49 +65,56 @@ def project_relative(path: Path, root: Path) -> str:
             f"{path} is outside the project at {root}; move the data inside the project, or "
             "run loopml from a folder that contains it"
         ) from exc
-    if relative.parts and relative.parts[0] in _SKIP_DIRS:
+    if relative.parts and relative.parts[0] in SKIP_DIRS:
         raise InvalidPathError(f"{path} is inside {relative.parts[0]}, which loopml manages")
     return relative.as_posix()
 
 
-def scan(path: Path) -> list[tuple[str, str, os.stat_result]]:
-    """Every regular file under ``path`` as (relative POSIX path, absolute path, stat).
-
-    A file gives one entry named after itself. Pointer files, ``.git`` and ``.loopml``
-    folders are skipped; symbolic links are followed only when they point at files.
+def scan(path: Path) -> list[Entry]:
+    """Every regular file under ``path`` as (relative POSIX path, absolute path, stat),
+    sorted by relative path; the rules are in :mod:`loopml.data.listing`.
 
     Raises:
         InvalidInputError: the path does not exist, or a folder or file cannot be read.
     """
-    path = path.resolve()
     try:
-        top = path.stat()
+        entries = listing.scan(str(path))
     except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if stat.S_ISREG(top.st_mode):
-        return [(path.name, str(path), top)]
-    if not stat.S_ISDIR(top.st_mode):
-        raise InvalidInputError(f"{path} is neither a file nor a folder")
-    found: list[tuple[str, str, os.stat_result]] = []
-    stack = [(str(path), "")]
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError as exc:
-            raise InvalidInputError(f"cannot read the folder {folder}: {exc.strerror}") from exc
-        for entry in entries:
-            rel = prefix + entry.name
-            try:
-                if entry.is_dir():
-                    if entry.name not in _SKIP_DIRS and not entry.is_symlink():
-                        stack.append((entry.path, rel + "/"))
-                elif entry.is_file() and not entry.name.endswith(POINTER_SUFFIX):
-                    found.append((rel, entry.path, entry.stat()))
-            except OSError as exc:
-                raise InvalidInputError(f"cannot read {entry.path}: {exc.strerror}") from exc
-    found.sort(key=lambda item: item[0])
-    return found
+        raise _unreadable(exc, path) from exc
+    try:
+        "\n".join(rel for rel, _, _ in entries).encode("utf-8")
+    except UnicodeEncodeError:
+        bad = next(a for rel, a, _ in entries if not _is_utf8(rel))
+        raise InvalidInputError(
+            f"the name of {bad!r} is not UTF-8, which loopml records names in; rename it"
+        ) from None
+    return entries
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def folder_fingerprint(path: Path) -> str:
+    """``fingerprint(scan(path))``, made without keeping the listing.
+
+    Raises:
+        InvalidInputError: as :func:`scan`.
+    """
+    try:
+        return listing.folder_fingerprint(str(path))
+    except OSError as exc:
+        raise _unreadable(exc, path) from exc
+
+
+def _unreadable(exc: OSError, path: Path) -> InvalidInputError:
+    if isinstance(exc, listing.NotAFileOrFolderError):
+        return InvalidInputError(f"{exc.filename} is neither a file nor a folder")
+    return InvalidInputError(f"cannot read {exc.filename or path}: {exc.strerror or exc}")
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,5 @@ def _gitignore(folder: Path, name: str) -> None:
 
 def find_pointers(root: Path) -> Iterator[Path]:
     """Every pointer file under the project root (skipping ``.git``, ``.loopml``, …)."""
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
-        tracked = {f[: -len(POINTER_SUFFIX)] for f in files if f.endswith(POINTER_SUFFIX)}
-        # Do not descend into tracked folders: they hold data, not pointers.
-        dirs[:] = sorted(d for d in dirs if d not in tracked)
-        for name in sorted(files):
-            if name.endswith(POINTER_SUFFIX):
-                yield Path(folder) / name
+    for file in listing.find_pointer_files(str(root)):
+        yield Path(file)
