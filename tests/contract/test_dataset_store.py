@@ -175,6 +175,41 @@ def test_lineage_edges_both_ways(store: MetadataStore) -> None:
     assert store.list_lineage(uri="datasets:/rides/9") == []
 
 
+def test_runs_are_found_by_the_datasets_they_read(store: MetadataStore) -> None:
+    exp = store.create_experiment("by-data")
+    for name, digest in (("rides", MANIFEST_A), ("trips", MANIFEST_B)):
+        store.create_dataset_version(
+            name, _files(("a.csv", FILE_1, 1)), digest=digest, kind=DatasetKind.FILES
+        )
+    train = store.create_run(exp, "train", 1).info.run_id
+    score = store.create_run(exp, "score", 2).info.run_id
+    store.create_run(exp, "none", 3)
+    edge = LineageEdge
+    store.log_lineage(train, [edge(train, "datasets:/rides/1", LineageDirection.INPUT, "training")])
+    store.log_lineage(
+        score,
+        [
+            edge(score, "datasets:/trips/1", LineageDirection.INPUT, "evaluation"),
+            edge(score, "datasets:/rides/1", LineageDirection.OUTPUT, "scores"),  # not an input
+        ],
+    )
+
+    def found(condition: str) -> list[str]:
+        return sorted(r.info.run_name for r in store.search_runs([exp], condition))
+
+    assert found("datasets.name = 'rides'") == ["train"]
+    assert found("datasets.name LIKE 'tr%'") == ["score"]
+    assert found("datasets.name ILIKE 'RIDES'") == ["train"]
+    assert found("datasets.context = 'evaluation'") == ["score"]
+    assert found(f"datasets.digest IN ('{MANIFEST_A}', 'f')") == ["train"]
+    assert found("datasets.name != 'rides'") == ["score"]
+    assert found("datasets.name NOT IN ('rides', 'trips')") == []
+    # Together the comparisons describe one input: no run read rides for evaluation.
+    assert found("datasets.name = 'rides' and datasets.context = 'evaluation'") == []
+    assert found("datasets.name = 'trips' and datasets.context = 'evaluation'") == ["score"]
+    assert found("datasets.name = 'rides' and attributes.run_name = 'score'") == []
+
+
 def test_lineage_needs_a_real_run(store: MetadataStore) -> None:
     ghost = "f" * 32
     with pytest.raises(RunNotFoundError):

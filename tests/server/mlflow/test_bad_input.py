@@ -236,3 +236,15 @@ def test_nan_metrics_travel_as_mlflow_sends_them(
         params={"run_ids": [run_id], "metric_key": "m", "max_results": 2},
     ).json()["metrics"]
     assert [(m["step"], m["run_id"]) for m in bulk] == [(0, run_id), (2, run_id)]
+
+
+def test_a_run_search_on_datasets_is_refused_not_answered_empty(
+    api: httpx.Client, run_ref: tuple[str, str]
+) -> None:
+    exp_id, _ = run_ref
+    response = api.post(
+        f"{API}/runs/search",
+        json={"experiment_ids": [exp_id], "filter": "datasets.name = 'rides'"},
+    )
+    _assert_error(response.status_code, response.json())
+    assert "datasets" in response.json()["message"]

@@ -330,7 +330,8 @@ def run_search_sql(
     """The query selecting matching run ids in the requested order, and its parameters.
 
     A filter on a metric, param or tag joins that row (a run without the key never
-    matches); ``IS NULL`` asks that no such row exists. Runs without an ordering key sort
+    matches); ``IS NULL`` asks that no such row exists. ``datasets.*`` comparisons ask for
+    one input dataset version that meets them all. Runs without an ordering key sort
     last in both directions, as MLflow does; ties go by start time (newest first) and run
     id, so pages are stable. Written with ``?`` placeholders.
     """
@@ -341,8 +342,15 @@ def run_search_sql(
         f"runs.lifecycle_stage IN ({_marks(len(stages))})",
     ]
     where_params: list[Any] = [*experiment_ids, *stages]
+    datasets = [c for c in comparisons if c.kind == "dataset"]
+    if datasets:
+        clause, params = _dataset_clause(flavor, datasets)
+        where.append(clause)
+        where_params.extend(params)
     for index, cmp in enumerate(comparisons):
         op = cmp.op.upper()
+        if cmp.kind == "dataset":
+            continue
         if cmp.kind == "attribute":
             column = _ATTRIBUTE_COLUMNS.get(cmp.key)
             if column is None:
@@ -396,6 +404,31 @@ def run_search_sql(
         f"ORDER BY {', '.join(sort)}"
     )
     return text, [*join_params, *where_params]
+
+
+_DATASET_FIELD_COLUMNS = {"name": "dv.name", "digest": "dv.digest", "context": "le.role"}
+
+
+def _dataset_clause(flavor: SqlFlavor, comparisons: Sequence[Comparison]) -> tuple[str, list[Any]]:
+    """Runs that read one dataset version meeting every ``datasets.*`` comparison.
+
+    As in MLflow, the comparisons apply together to one input of the run: its dataset's
+    name, the version's manifest digest, and the role it was logged with (``context``).
+    Outputs do not count.
+    """
+    conditions, params = [], []
+    for cmp in comparisons:
+        clause, values = _compare(
+            flavor, _DATASET_FIELD_COLUMNS[cmp.key], cmp.op.upper(), cmp.value
+        )
+        conditions.append(clause)
+        params.extend(values)
+    return (
+        "EXISTS (SELECT le.run_id FROM lineage_edges le JOIN dataset_versions dv ON "
+        "le.uri = 'datasets:/' || dv.name || '/' || CAST(dv.version AS VARCHAR(12)) "
+        f"WHERE le.run_id = runs.run_uuid AND le.direction = 'input' AND "
+        f"{' AND '.join(conditions)})"
+    ), params
 
 
 @functools.lru_cache(maxsize=256)
