@@ -43,6 +43,7 @@ __all__ = [
     "find_root",
     "fingerprint",
     "folder_fingerprint",
+    "relative_to_root",
     "scan",
 ]
 
@@ -73,6 +74,17 @@ def find_root(start: str) -> str:
         if parent == folder:
             return start
         folder = parent
+
+
+def relative_to_root(resolved: str, root: str) -> str | None:
+    """A resolved path relative to the project root, as a POSIX path (``.`` for the root
+    itself); None when it is outside the root."""
+    if resolved == root:
+        return "."
+    base = root if root.endswith(os.sep) else root + os.sep
+    if not resolved.startswith(base):
+        return None
+    return resolved[len(base) :].replace(os.sep, "/")
 
 
 def find_pointer_files(root: str) -> Iterator[str]:

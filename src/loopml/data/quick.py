@@ -25,7 +25,13 @@ from __future__ import annotations
 import os
 import sys
 
-from loopml.data.listing import SKIP_DIRS, find_pointer_files, find_root, folder_fingerprint
+from loopml.data.listing import (
+    SKIP_DIRS,
+    find_pointer_files,
+    find_root,
+    folder_fingerprint,
+    relative_to_root,
+)
 
 TYPE_CHECKING = False  # typing's, without importing typing (10 ms of this path here)
 if TYPE_CHECKING:
@@ -118,9 +124,9 @@ def _plan(project: str | os.PathLike[str] | None) -> tuple[str, list[_Pointer]] 
         name, version, digest, sibling = pointer
         target = os.path.join(os.path.dirname(file), sibling)
         resolved = os.path.realpath(target)
-        rel = _project_relative(resolved, root)
-        if rel is None:
-            return None
+        rel = relative_to_root(resolved, root)
+        if rel is None or rel.split("/", 1)[0] in SKIP_DIRS:
+            return None  # the full status says why
         pointers.append((rel, name, version, digest, resolved if os.path.exists(target) else None))
     return (root, pointers) if pointers else None
 
@@ -278,15 +284,6 @@ def _scalar(raw: str, number: bool) -> str | int | None:
     if raw[0].isdigit() and raw[:2].lower() not in ("0x", "0b"):
         return raw if any(c.isalpha() and c not in "eE" for c in raw) else None
     return None
-
-
-def _project_relative(resolved: str, root: str) -> str | None:
-    """As :func:`loopml.data.workspace.project_relative`; None where that one raises."""
-    base = root if root.endswith(os.sep) else root + os.sep
-    if not resolved.startswith(base) or resolved == base:
-        return None
-    rel = resolved[len(base) :].replace(os.sep, "/")
-    return None if rel.split("/", 1)[0] in SKIP_DIRS else rel
 
 
 def _read_only_uri(path: str) -> str:

@@ -57,17 +57,16 @@ def project_relative(path: Path, root: Path) -> str:
     Raises:
         InvalidPathError: the path is outside the project.
     """
-    resolved = path.resolve()
-    try:
-        relative = resolved.relative_to(root)
-    except ValueError as exc:
+    relative = listing.relative_to_root(str(path.resolve()), str(root))
+    if relative is None:
         raise InvalidPathError(
             f"{path} is outside the project at {root}; move the data inside the project, or "
             "run loopml from a folder that contains it"
-        ) from exc
-    if relative.parts and relative.parts[0] in SKIP_DIRS:
-        raise InvalidPathError(f"{path} is inside {relative.parts[0]}, which loopml manages")
-    return relative.as_posix()
+        )
+    head = relative.split("/", 1)[0]
+    if head in SKIP_DIRS:
+        raise InvalidPathError(f"{path} is inside {head}, which loopml manages")
+    return relative
 
 
 def scan(path: Path) -> list[Entry]:

@@ -86,7 +86,15 @@ from loopml.storage.metadata.search import (
     parse_order_by,
 )
 
-__all__ = ["Cursor", "DirectSqlMixin", "SqlFlavor", "cursor_errors", "run_search_sql"]
+__all__ = [
+    "Cursor",
+    "DirectSqlMixin",
+    "SqlFlavor",
+    "check_max_results",
+    "cursor_errors",
+    "now_ms",
+    "run_search_sql",
+]
 
 Cursor = Any  # a DB-API 2 cursor (sqlite3 or psycopg)
 
@@ -145,7 +153,8 @@ def _marks(count: int) -> str:
     return ", ".join(["?"] * count)
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
+    """The time now, in whole milliseconds since the epoch (the stores' timestamps)."""
     return int(time.time() * 1000)
 
 
@@ -181,7 +190,8 @@ def _experiment_pk(experiment_id: str | int) -> int:
     return value
 
 
-def _check_max_results(max_results: int, limit: int = SEARCH_MAX_RESULTS_LIMIT) -> None:
+def check_max_results(max_results: int, limit: int = SEARCH_MAX_RESULTS_LIMIT) -> None:
+    """Refuse a page size that is not a whole number from 1 to ``limit``."""
     if (
         not isinstance(max_results, int)
         or isinstance(max_results, bool)
@@ -505,7 +515,7 @@ class DirectSqlMixin:
     ) -> str:
         check_experiment_name(name)
         tag_rows = [(check_key("tag", t.key), check_tag_value(t.key, t.value)) for t in tags]
-        now = _now_ms()
+        now = now_ms()
         clash = AlreadyExistsError(
             f"an experiment named {name!r} already exists; pick another name or use it with "
             "set_experiment()"
@@ -556,7 +566,7 @@ class DirectSqlMixin:
         page_token: str | None = None,
         name_like: str | None = None,
     ) -> PagedList[Experiment]:
-        _check_max_results(max_results)
+        check_max_results(max_results)
         offset = decode_page_token(page_token)
         stages = [s.value for s in ViewType(view_type).stages()]
         where = f"lifecycle_stage IN ({_marks(len(stages))})"
@@ -592,7 +602,7 @@ class DirectSqlMixin:
                         "UPDATE experiments SET name = ?, last_update_time = ? "
                         "WHERE experiment_id = ?"
                     ),
-                    (new_name, _now_ms(), row[0]),
+                    (new_name, now_ms(), row[0]),
                 )
             except self._flavor.integrity_error as exc:
                 raise clash from exc
@@ -607,7 +617,7 @@ class DirectSqlMixin:
                     "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? "
                     "WHERE experiment_id = ?"
                 ),
-                (stage.value, _now_ms(), row[0]),
+                (stage.value, now_ms(), row[0]),
             )
 
     def delete_experiment(self, experiment_id: str) -> None:
@@ -778,7 +788,7 @@ class DirectSqlMixin:
             self._run_row(cur, run_id)
             cur.execute(
                 self._q("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?"),
-                (stage.value, _now_ms() if stage == LifecycleStage.DELETED else None, run_id),
+                (stage.value, now_ms() if stage == LifecycleStage.DELETED else None, run_id),
             )
 
     def delete_run(self, run_id: str) -> None:
@@ -878,7 +888,7 @@ class DirectSqlMixin:
         )
         params: list[Any] = [run_id, key]
         if max_results is not None:
-            _check_max_results(max_results, limit=10**7)
+            check_max_results(max_results, limit=10**7)
             text += " LIMIT ? OFFSET ?"
             params += [max_results + 1, offset]
         with self._cursor() as cur:
@@ -901,7 +911,7 @@ class DirectSqlMixin:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        _check_max_results(max_results)
+        check_max_results(max_results)
         offset = decode_page_token(page_token)
         pks = tuple(_experiment_pk(e) for e in experiment_ids)
         stages = tuple(s.value for s in ViewType(view_type).stages())
@@ -922,7 +932,7 @@ class DirectSqlMixin:
         rows = {normalize_relative_path(r.path): (r.digest, int(r.size)) for r in records}
         if not rows:
             return
-        now = _now_ms()
+        now = now_ms()
         with self._cursor(write=True) as cur:
             self._active_run(cur, run_id)
             cur.executemany(
@@ -1008,7 +1018,7 @@ class DirectSqlMixin:
         if rows is not None:
             _count("rows", rows)
         file_rows = check_files(files)
-        now = _now_ms()
+        now = now_ms()
         with self._cursor(write=True) as cur:
             cur.execute(
                 self._q(
@@ -1096,7 +1106,7 @@ class DirectSqlMixin:
             self._dataset_row(cur, name)
             cur.execute(
                 self._q('UPDATE datasets SET "schema" = ?, last_update_time = ? WHERE name = ?'),
-                (_json(schema), _now_ms(), name),
+                (_json(schema), now_ms(), name),
             )
             return _dataset(self._dataset_row(cur, name))
 
@@ -1115,7 +1125,7 @@ class DirectSqlMixin:
                     check_text("uri", edge.uri, 500),
                     LineageDirection(edge.direction).value,
                     check_text("role", edge.role, 250),
-                    _count("time", edge.time) or _now_ms(),
+                    _count("time", edge.time) or now_ms(),
                 )
             )
         if not rows:

@@ -9,7 +9,6 @@ an ``UPDATE`` inside that transaction: the row lock (PostgreSQL) or ``BEGIN IMME
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, cast
@@ -47,6 +46,7 @@ from loopml.storage.metadata.registry_base import (
 )
 from loopml.storage.metadata.search import decode_page_token, encode_page_token
 from loopml.storage.metadata.sql import registry_models as _tables
+from loopml.storage.metadata.sql.direct import check_max_results, now_ms
 from loopml.storage.metadata.sql.engine import write_transaction
 
 __all__ = ["SqlRegistryMixin"]
@@ -58,7 +58,6 @@ _VTAGS = _tables.MODEL_VERSION_TAGS
 _ALIASES = _tables.MODEL_ALIASES
 _APPROVALS = _tables.APPROVALS
 _AUDIT = _tables.AUDIT_LOG
-_MAX_RESULTS_LIMIT = 50_000
 _ACTIONS = {
     VersionStatus.APPROVED: "approve",
     VersionStatus.REJECTED: "reject",
@@ -67,19 +66,8 @@ _ACTIONS = {
 }
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _offset(max_results: int, page_token: str | None) -> int:
-    if (
-        not isinstance(max_results, int)
-        or isinstance(max_results, bool)
-        or not 1 <= max_results <= _MAX_RESULTS_LIMIT
-    ):
-        raise InvalidInputError(
-            f"max_results must be an integer from 1 to {_MAX_RESULTS_LIMIT}, got {max_results!r}"
-        )
+    check_max_results(max_results)
     return decode_page_token(page_token)
 
 
@@ -159,7 +147,7 @@ class SqlRegistryMixin(RegistryStore):
         after: Mapping[str, Any] | None = None,
     ) -> None:
         """Append the audit entry of a change, inside the change's own transaction."""
-        now = _now_ms()
+        now = now_ms()
         conn.execute(
             insert(_AUDIT).values(
                 time=now,
@@ -284,7 +272,7 @@ class SqlRegistryMixin(RegistryStore):
         check_model_name(name)
         check_text("description", description, 5000)
         tag_map = _tag_rows(tags)
-        now = _now_ms()
+        now = now_ms()
         clash = AlreadyExistsError(
             f"a registered model named {name!r} already exists; pick another name or add a "
             "version to it"
@@ -412,7 +400,7 @@ class SqlRegistryMixin(RegistryStore):
             check_run_id(run_id)
         check_text("description", description, 5000)
         tag_map = _tag_rows(tags)
-        now = _now_ms()
+        now = now_ms()
         with self._change(actor) as conn:
             # The UPDATE takes the model's row lock, so concurrent writers take turns here.
             bumped = conn.execute(
@@ -474,7 +462,7 @@ class SqlRegistryMixin(RegistryStore):
             conn.execute(
                 update(_VERSIONS)
                 .where(*_of(_VERSIONS, name, row.version))
-                .values(description=description, last_update_time=_now_ms())
+                .values(description=description, last_update_time=now_ms())
             )
             before, after = {"description": row.description}, {"description": description}
             self._audit(conn, actor, "update_version", name, row.version, before, after)
@@ -571,7 +559,7 @@ class SqlRegistryMixin(RegistryStore):
     ) -> ModelVersion:
         target = check_status(status)
         check_text("comment", comment, 5000)
-        now = _now_ms()
+        now = now_ms()
         with self._change(actor) as conn:
             row = self._version_row(conn, name, version)
             current = VersionStatus(row.status)
