@@ -223,11 +223,8 @@ def _delegate(name: str) -> Callable[..., Any]:
     return method
 
 
-# Every abstract method of the interface not written above goes to the SQLAlchemy store
-# (the interface's own concrete methods stay: they call these).
-for _name in sorted(
-    n for n in MetadataStore.__abstractmethods__ if n not in EmbeddedSqliteStore.__dict__
-):
-    if getattr(getattr(EmbeddedSqliteStore, _name), "__isabstractmethod__", False):
-        setattr(EmbeddedSqliteStore, _name, _delegate(_name))
+# Every method of the interface still abstract here goes to the SQLAlchemy store (the
+# interface's own concrete methods stay: they call these).
+for _name in sorted(EmbeddedSqliteStore.__abstractmethods__):
+    setattr(EmbeddedSqliteStore, _name, _delegate(_name))
 abc.update_abstractmethods(EmbeddedSqliteStore)  # type: ignore[type-abstract]
