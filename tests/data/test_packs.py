@@ -341,3 +341,23 @@ def test_packed_and_chunked_data_through_s3(
     fresh.checkout()
     assert _read_tree(project / "rides") == files
     _close(fresh)
+
+
+def test_a_large_file_stored_whole_is_not_chunked_again(project: Path, tmp_path: Path) -> None:
+    """A large file an older store keeps as one blob, added again among new small files
+    in another folder: the small files are packed, the large one's chunks (written while
+    it was hashed) are cut off again."""
+    payload = _big_file(project / "big.bin", 6)
+    data = _client(project, project / ".loopml")
+    data.add(project / "big.bin")
+    unpack_store(data.blobs)
+    _close(data)
+    data = _client(project, project / ".loopml")
+    files = _small_files(project / "mixed", 20)
+    (project / "mixed" / "zz_big.bin").write_bytes(payload)  # after the small ones
+    version = data.add(project / "mixed").version
+    assert _pack_bytes(data.blobs) == sum(len(b) for b in files.values())
+    assert data.blobs.chunked_digests() == set()  # no chunk list for the whole blob
+    files["zz_big.bin"] = payload
+    assert _read_tree(data.get(version, tmp_path / "out")) == files
+    _close(data)

@@ -9,7 +9,8 @@ of about 1 MiB, not another gigabyte.
 
 The file is mapped into memory once; its digest, the cut points and the chunks' digests are
 computed at the same time, by code that releases the GIL (BLAKE3, the Cython chunker), and
-new chunks are written to a pack straight from the mapping.
+each new chunk is written to a pack straight from the mapping as soon as its digest is
+known (the writes and the disk's writeback overlap the hashing).
 """
 
 from __future__ import annotations
@@ -76,31 +77,31 @@ def ingest_chunked(
     try:
         view = memoryview(mapping)
         # Three passes over the mapping at once: the cut points (a worker thread, feeding
-        # this one), the whole file's digest (another) and the chunks' digests (here).
+        # this one), the whole file's digest (another) and, here, the chunks' digests and
+        # the writing of new chunks, so that the disk is busy while the hashing goes on.
+        # A file found stored already (as one blob) has what was written for it cut off.
         cuts: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
         cutter = pool.submit(_cut, view, cuts)
         whole = pool.submit(lambda: blake3(view, max_threads=blake3.AUTO).hexdigest())
+        mark = writer.mark()
+        chunks: list[tuple[str, int]] = []
         try:
-            chunks = [
-                (blake3(view[offset : offset + length]).hexdigest(), offset, length)
-                for offset, length in iter(cuts.get, None)
-            ]
-        finally:
-            digest = whole.result()
-            cutter.result()
-        try:
-            info = BlobInfo(digest, size)
-            if stored(digest):
-                if progress:
-                    progress(size)
-                return info, None
-            for chunk, offset, length in chunks:
-                if chunk not in writer and not stored(chunk):
-                    writer.add(chunk, view[offset : offset + length])
+            for offset, length in iter(cuts.get, None):
+                with view[offset : offset + length] as part:
+                    chunk = blake3(part).hexdigest()
+                    if chunk not in writer and not stored(chunk):
+                        writer.add(chunk, part)
+                chunks.append((chunk, length))
                 if progress:
                     progress(length)
         finally:
+            digest = whole.result()
+            cutter.result()
             view.release()
+        info = BlobInfo(digest, size)
+        if stored(digest):
+            writer.rollback(mark)
+            return info, None
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     finally:
@@ -109,4 +110,4 @@ def ingest_chunked(
     after = os.stat(path)
     if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or size != st.st_size:
         raise InvalidInputError(f"{path} changed while it was being added; add it again")
-    return info, Recipe(size, tuple((chunk, length) for chunk, _, length in chunks))
+    return info, Recipe(size, tuple(chunks))

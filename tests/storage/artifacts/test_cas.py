@@ -142,3 +142,49 @@ def test_a_pack_without_its_index_is_invisible(tmp_path: Path) -> None:
     aborted.add(digest, data)
     aborted.abort()
     assert list(cas.bytes.list("packs")) == [pack_key(pack, "idx")]
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+def test_a_rolled_back_writer_forgets_what_came_after_the_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buffered: bool
+) -> None:
+    from loopml.storage.artifacts import packs
+
+    monkeypatch.setattr(packs, "_PACK_TARGET", 100_000)  # roll to a new pack often
+    cas = ContentAddressedStore(LocalByteStore(tmp_path / "store"))
+    size = 5_000 if buffered else 2 << 20  # buffered in memory, or written straight out
+    kept = [os.urandom(size) for _ in range(3)]
+    dropped = [os.urandom(size) for _ in range(40)]
+    later = os.urandom(size)
+    with cas.pack_writer() as writer:
+        for data in kept:
+            writer.add(blake3(data).hexdigest(), data)
+        mark = writer.mark()
+        for data in dropped:  # spans several packs
+            writer.add(blake3(data).hexdigest(), data)
+        writer.rollback(mark)
+        assert blake3(dropped[0]).hexdigest() not in writer
+        assert writer.bytes_written == size * len(kept)
+        writer.add(blake3(later).hexdigest(), later)
+        writer.add(blake3(dropped[1]).hexdigest(), dropped[1])  # may be added again
+        writer.publish()
+    stored = [*kept, later, dropped[1]]
+    assert cas.missing(blake3(d).hexdigest() for d in dropped[2:]) == {
+        blake3(d).hexdigest() for d in dropped[2:]
+    }
+    fresh = ContentAddressedStore(cas.bytes)
+    assert [fresh.read_bytes(blake3(d).hexdigest()) for d in stored] == stored
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "store" / "packs").glob("*.pack"))
+    assert on_disk == size * len(stored)  # the dropped bytes were cut off, not left behind
+    assert not list((tmp_path / "store" / "tmp").iterdir())
+
+
+def test_rolling_back_to_before_the_first_pack_leaves_no_pack(tmp_path: Path) -> None:
+    cas = ContentAddressedStore(LocalByteStore(tmp_path / "store"))
+    data = os.urandom(3000)
+    with cas.pack_writer() as writer:
+        mark = writer.mark()
+        writer.add(blake3(data).hexdigest(), data)
+        writer.rollback(mark)
+        assert writer.publish() == []
+    assert list(cas.bytes.list("packs")) == []

@@ -204,6 +204,7 @@ class PackWriter:
         self._done: list[_OpenPack] = []
         self._current: _OpenPack | None = None
         self._added: set[str] = set()
+        self._log: list[tuple[str, int]] = []  # what was added, in order (for rollback)
         self._lock = threading.Lock()
         self.bytes_written = 0
 
@@ -233,8 +234,51 @@ class PackWriter:
             except OSError as exc:
                 raise StoreError(f"cannot write a pack under {self.store.url}: {exc}") from exc
             self._added.add(digest)
+            self._log.append((digest, len(data)))
             self.bytes_written += len(data)
             return True
+
+    def mark(self) -> tuple[int, int, int, int]:
+        """A point to :meth:`rollback` to: what has been added so far."""
+        with self._lock:
+            current = self._current
+            return (
+                len(self._done),
+                current.size if current else -1,
+                len(current.entries) if current else 0,
+                len(self._log),
+            )
+
+    def rollback(self, point: tuple[int, int, int, int]) -> None:
+        """Forget (and cut off the bytes of) every blob added since ``point`` was taken.
+
+        Raises:
+            StoreError: a pack cannot be truncated.
+        """
+        done, size, count, logged = point
+        with self._lock:
+            packs = [*self._done, *([self._current] if self._current else [])]
+            cut = done + 1 if size >= 0 else done  # the packs that were there at the mark
+            keep, drop = packs[:cut], packs[cut:]
+            try:
+                for pack in drop:
+                    os.close(pack.fd)
+                    os.unlink(pack.path)
+                if size >= 0:
+                    pack = keep[-1]
+                    pack.flush(False)
+                    os.ftruncate(pack.fd, size)
+                    os.lseek(pack.fd, size, os.SEEK_SET)
+                    pack.size, pack.flushed = size, min(pack.flushed, size)
+                    del pack.entries[count:]
+            except OSError as exc:
+                raise StoreError(f"cannot write a pack under {self.store.url}: {exc}") from exc
+            self._done = keep[:done]
+            self._current = keep[-1] if size >= 0 else None
+            for digest, length in self._log[logged:]:
+                self._added.discard(digest)
+                self.bytes_written -= length
+            del self._log[logged:]
 
     def _roll(self) -> None:
         if self._current is not None:
