@@ -111,6 +111,59 @@ def test_unknown_names_and_versions_say_what_exists(store: MetadataStore) -> Non
         store.list_dataset_versions("nope")
 
 
+def test_a_deleted_version_is_gone_and_its_number_not_given_again(store: MetadataStore) -> None:
+    for digest, file in ((MANIFEST_A, FILE_1), (MANIFEST_B, FILE_2), (MANIFEST_A, FILE_3)):
+        store.create_dataset_version(
+            "rides", _files(("a.csv", file, 1)), digest=digest, kind=DatasetKind.FILES
+        )
+    store.delete_dataset_version("rides", 3)  # the latest
+    with pytest.raises(DatasetVersionNotFoundError, match="deleted"):
+        store.get_dataset_version("rides", 3)
+    with pytest.raises(DatasetVersionNotFoundError):
+        store.get_dataset_files("rides", 3)
+    assert store.get_dataset("rides").latest_version == 2  # latest is what exists
+    assert store.get_dataset_version_by_uri(DatasetUri("rides")).version == 2
+    assert [v.version for v in store.list_dataset_versions("rides")] == [2, 1]
+    v4 = store.create_dataset_version(
+        "rides", _files(("a.csv", FILE_3, 1)), digest=MANIFEST_A, kind=DatasetKind.FILES
+    )
+    assert v4.version == 4  # 3 is not given again
+    store.delete_dataset_version("rides", 1)
+    assert store.get_dataset_files("rides", 2) == _files(("a.csv", FILE_2, 1))
+    with pytest.raises(DatasetVersionNotFoundError):
+        store.delete_dataset_version("rides", 1)  # twice
+    with pytest.raises(DatasetNotFoundError):
+        store.delete_dataset_version("nope", 1)
+    for number in (2, 4):
+        store.delete_dataset_version("rides", number)
+    assert store.get_dataset("rides").latest_version == 0
+    assert store.list_dataset_versions("rides") == []
+    with pytest.raises(DatasetVersionNotFoundError, match="no versions left"):
+        store.get_dataset_version_by_uri(DatasetUri("rides"))
+    assert [d.name for d in store.list_datasets()] == ["rides"]  # the name stays taken
+
+
+def test_referenced_digests_are_what_versions_and_artifacts_name(store: MetadataStore) -> None:
+    from loopml.entities import ArtifactRecord
+
+    assert store.referenced_digests() == set()
+    store.create_dataset_version(
+        "rides",
+        _files(("a.csv", FILE_1, 1), ("b.csv", FILE_2, 1)),
+        digest=MANIFEST_A,
+        kind=DatasetKind.FILES,
+    )
+    store.create_dataset_version(
+        "rides", _files(("a.csv", FILE_3, 1)), digest=MANIFEST_A, kind=DatasetKind.FILES
+    )
+    experiment = store.create_experiment("gc")
+    run = store.create_run(experiment, None, start_time=1, user_id="u")
+    store.record_artifacts(run.info.run_id, [ArtifactRecord("model.pkl", MANIFEST_B, 18)])
+    assert store.referenced_digests() == {MANIFEST_A, MANIFEST_B, FILE_1, FILE_2, FILE_3}
+    store.delete_dataset_version("rides", 1)
+    assert store.referenced_digests() == {MANIFEST_A, MANIFEST_B, FILE_3}
+
+
 @pytest.mark.parametrize("name", ["", "a/b", "x@1", "a b", "../up", "123", "-x"])
 def test_bad_names_are_refused(store: MetadataStore, name: str) -> None:
     with pytest.raises((InvalidNameError, InvalidInputError)):
@@ -208,6 +261,54 @@ def test_runs_are_found_by_the_datasets_they_read(store: MetadataStore) -> None:
     assert found("datasets.name = 'rides' and datasets.context = 'evaluation'") == []
     assert found("datasets.name = 'trips' and datasets.context = 'evaluation'") == ["score"]
     assert found("datasets.name = 'rides' and attributes.run_name = 'score'") == []
+
+
+def test_runs_are_found_by_the_inputs_an_mlflow_client_logged(store: MetadataStore) -> None:
+    """MLflow's log-inputs keeps a run's dataset inputs as JSON in a tag; datasets.*
+    comparisons find those runs too, one input meeting all, and a malformed tag is no
+    input (the search still answers)."""
+    import json
+
+    from loopml.entities import RunTag
+    from loopml.entities.tags import DATASET_INPUTS_TAG
+
+    exp = store.create_experiment("mlflow-inputs")
+
+    def logged(run_name: str, value: str) -> None:
+        run = store.create_run(exp, run_name, 1).info.run_id
+        store.log_batch(run, tags=[RunTag(DATASET_INPUTS_TAG, value)])
+
+    def item(name: str, digest: str, context: str | None) -> dict[str, object]:
+        tags = [{"key": "mlflow.data.context", "value": context}] if context else []
+        return {"tags": tags, "dataset": {"name": name, "digest": digest}}
+
+    logged("both", json.dumps([item("train", "d1", "training"), item("eval", "d2", "testing")]))
+    logged("no-context", json.dumps([item("train", "d3", None)]))
+    logged("broken", "{not json")
+    logged("odd", json.dumps([5, "x", {"dataset": "no"}, {"tags": 3, "dataset": {"name": 7}}]))
+    store.create_dataset_version(
+        "train", _files(("a.csv", FILE_1, 1)), digest=MANIFEST_A, kind=DatasetKind.FILES
+    )
+    lineage = store.create_run(exp, "lineage", 2).info.run_id
+    store.log_lineage(
+        lineage, [LineageEdge(lineage, "datasets:/train/1", LineageDirection.INPUT, "training")]
+    )
+
+    def found(condition: str) -> list[str]:
+        return sorted(r.info.run_name for r in store.search_runs([exp], condition))
+
+    assert found("datasets.name = 'train'") == ["both", "lineage", "no-context"]
+    assert found("datasets.digest = 'd2'") == ["both"]
+    assert found("datasets.context = 'training'") == ["both", "lineage"]
+    assert found("datasets.name = 'train' and datasets.context = 'testing'") == []
+    assert found("datasets.name = 'eval' and datasets.context = 'testing'") == ["both"]
+    assert found("datasets.name ILIKE 'TR%'") == ["both", "lineage", "no-context"]
+    assert found("datasets.name IN ('eval')") == ["both"]
+    assert found("datasets.context != 'training'") == ["both"]  # a missing context meets none
+    assert found("datasets.name = 'train' and attributes.run_name = 'both'") == ["both"]
+    page = store.search_runs([exp], "datasets.name = 'train'", max_results=2)
+    rest = store.search_runs([exp], "datasets.name = 'train'", page_token=page.token)
+    assert len(page) == 2 and len(rest) == 1
 
 
 def test_lineage_needs_a_real_run(store: MetadataStore) -> None:

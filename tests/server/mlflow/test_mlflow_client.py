@@ -284,6 +284,14 @@ def test_log_inputs_round_trip(mlflow_client: Any, loopml_client: lm.TrackingCli
     assert got.inputs.dataset_inputs[0].tags[0].value == "training"
     assert "loopml.mlflow.inputs" not in got.data.tags
     assert "train" in loopml_client.get_run(run.info.run_id).data.tags["loopml.mlflow.inputs"]
+    # MLflow's run search on datasets finds it, through the client's own search call.
+    for condition, hits in (
+        ("datasets.name = 'train'", 1),
+        ("datasets.digest = 'abc123' AND datasets.context = 'training'", 1),
+        ("datasets.context = 'testing'", 0),
+    ):
+        runs = mlflow_client.search_runs([exp_id], filter_string=condition)
+        assert [r.info.run_id for r in runs] == [run.info.run_id] * hits
 
 
 def test_unknown_ids_raise_resource_does_not_exist(mlflow_client: Any) -> None:

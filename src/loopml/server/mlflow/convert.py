@@ -21,7 +21,6 @@ from loopml.entities.tags import DATASET_INPUTS_TAG, json_list_tag
 from loopml.entities.validation import normalize_relative_path
 from loopml.errors import InvalidInputError, InvalidPathError
 from loopml.schemas.tracking import encode_float
-from loopml.storage.metadata.search import parse_filter
 
 __all__ = [
     "INPUTS_TAG",
@@ -197,17 +196,10 @@ def _rewrite_identifiers(text: str) -> str:
 def rewrite_run_search(filter_string: str, order_by: list[str]) -> tuple[str, list[str]]:
     """Translate ``tags.mlflow.parentRunId`` and ``tags.mlflow.runName`` in a run search.
 
-    Raises:
-        InvalidInputError: the filter compares ``datasets.*``: the inputs an MLflow client
-            logs are kept in a tag, not as lineage, so such a search would miss them.
+    ``datasets.*`` comparisons pass as they are: the store matches them against the inputs
+    an MLflow client logged (kept in a tag) as well as against ``lm.log_input`` lineage.
     """
     rewritten = _rewrite_identifiers(filter_string)
-    if any(c.kind == "dataset" for c in parse_filter(rewritten)):
-        raise InvalidInputError(
-            "filters on datasets.* are not supported through the MLflow API (the inputs an "
-            "MLflow client logs are kept in a tag); filter on tags, params, metrics or "
-            "attributes, or use loopml's /api/v1 search for datasets logged with lm.log_input"
-        )
     return rewritten, [_rewrite_identifiers(o) for o in order_by]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import json
 import re
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from loopml.server.mlflow.schemas import (
     UpdateExperimentBody,
 )
 from loopml.storage import Stores
+from loopml.storage.metadata.search import like_matcher
 
 __all__ = ["router"]
 
@@ -132,17 +132,6 @@ _ORDER = re.compile(
 )
 
 
-def _like(pattern: str, case: bool) -> Callable[[str], bool]:
-    # SQL LIKE: % is any run of characters, _ one character; everything else is literal.
-    glob = "".join(
-        "*" if c == "%" else "?" if c == "_" else "[" + c + "]" if c in "[]*?" else c
-        for c in pattern
-    )
-    if case:
-        return lambda text: fnmatch.fnmatchcase(text, glob)
-    return lambda text: fnmatch.fnmatchcase(text.lower(), glob.lower())
-
-
 def _clause(text: str) -> Callable[[Experiment], bool]:
     match = _CLAUSE.match(text)
     if match is None:
@@ -161,7 +150,7 @@ def _clause(text: str) -> Callable[[Experiment], bool]:
         want = op == "="
         return lambda exp: (get(exp) == value) is want and get(exp) is not None
     negate = op.startswith("NOT")
-    test = _like(value, case="ILIKE" not in op)
+    test = like_matcher(value, case="ILIKE" not in op)
 
     def like(exp: Experiment) -> bool:
         got = get(exp)

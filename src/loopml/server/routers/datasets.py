@@ -98,6 +98,19 @@ def get_version(name: Name, version: Version, store: Store) -> dict[str, Any]:
     return version_to_json(store.get_dataset_version(name, version))
 
 
+@router.delete("/datasets/{name}/versions/{version}")
+def delete_version(name: Name, version: Version, store: Store) -> dict[str, Any]:
+    """Delete a version (its blobs stay until ``POST /api/v1/data/gc``)."""
+    store.delete_dataset_version(name, version)
+    return {}
+
+
+@router.get("/referenced-digests")
+def referenced_digests(store: Store) -> dict[str, Any]:
+    """Every blob digest a version or a run artifact names (what gc keeps)."""
+    return {"digests": sorted(store.referenced_digests())}
+
+
 @router.get("/datasets/{name}/versions/{version}/files")
 def get_files(name: Name, version: Version, store: Store) -> dict[str, Any]:
     """The manifest of a version as ``[path, digest, size]`` triples, sorted by path."""

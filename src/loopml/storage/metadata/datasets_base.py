@@ -1,7 +1,8 @@
 """The data cycle's storage interface: datasets, immutable versions, files and lineage.
 
 A version is written in one transaction with all its file rows, or not at all. Versions are
-never edited; a dataset's pinned schema and description are the only things that change.
+never edited (only deleted); a dataset's pinned schema and description are the only things
+that change.
 
 Example::
 
@@ -11,6 +12,7 @@ Example::
     store.get_dataset_files("rides", v.version)          # the manifest, sorted by path
     store.log_lineage(run_id, [LineageEdge(run_id, v.uri, LineageDirection.INPUT, "training")])
     store.list_lineage(uri=v.uri)                         # the runs that used it
+    store.delete_dataset_version("rides", 1)              # gone; numbers are not reused
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from loopml.entities import (
     DatasetVersion,
     LineageEdge,
 )
-from loopml.errors import InvalidNameError, ValueTooLongError
+from loopml.errors import DatasetVersionNotFoundError, InvalidNameError, ValueTooLongError
 from loopml.uris import DatasetUri
 
 __all__ = ["DatasetStore", "check_dataset_name"]
@@ -109,6 +111,17 @@ class DatasetStore(ABC):
         """Pin a schema on a dataset (None unpins); validation then uses it."""
 
     @abstractmethod
+    def delete_dataset_version(self, name: str, version: int) -> None:
+        """Delete a version and its file rows (its number is not given again; lineage
+        edges naming it stay). Its blobs stay stored until a garbage collection finds no
+        version or run artifact naming them (see :meth:`referenced_digests`)."""
+
+    @abstractmethod
+    def referenced_digests(self) -> set[str]:
+        """Every blob digest the store names: version manifests, version files and run
+        artifacts (what garbage collection must keep)."""
+
+    @abstractmethod
     def log_lineage(self, run_id: str, edges: Sequence[LineageEdge]) -> None:
         """Record what a run read and made; an edge logged again replaces its role."""
 
@@ -123,4 +136,9 @@ class DatasetStore(ABC):
         if ref.version is not None:
             return self.get_dataset_version(ref.name, ref.version)
         dataset = self.get_dataset(ref.name)
+        if not dataset.latest_version:
+            raise DatasetVersionNotFoundError(
+                f"dataset {ref.name!r} has no versions left (all were deleted); add one with "
+                "`loopml data add`"
+            )
         return self.get_dataset_version(ref.name, dataset.latest_version)

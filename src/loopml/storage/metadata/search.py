@@ -34,7 +34,7 @@ import binascii
 import difflib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, NoReturn
 
@@ -46,6 +46,7 @@ __all__ = [
     "OrderBy",
     "decode_page_token",
     "encode_page_token",
+    "like_matcher",
     "parse_filter",
     "parse_order_by",
 ]
@@ -513,3 +514,17 @@ def decode_page_token(token: str | None) -> int:
             "previous page unchanged, or no token for the first page"
         ) from exc
     return offset
+
+
+def like_matcher(pattern: str, case: bool = True) -> Callable[[str], bool]:
+    """A test of text against a SQL ``LIKE`` pattern (``ILIKE`` when not ``case``): ``%`` is
+    any run of characters, ``_`` one character; everything else is literal."""
+    import fnmatch
+
+    glob = "".join(
+        "*" if c == "%" else "?" if c == "_" else "[" + c + "]" if c in "[]*?" else c
+        for c in pattern
+    )
+    if case:
+        return lambda text: fnmatch.fnmatchcase(text, glob)
+    return lambda text: fnmatch.fnmatchcase(text.lower(), glob.lower())

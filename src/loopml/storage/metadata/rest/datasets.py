@@ -97,6 +97,12 @@ class RestDatasetMixin(DatasetStore):
         body = {"schema": None if schema is None else dict(schema)}
         return dataset_from_json(self.http.json("PUT", f"{_dataset(name)}/schema", json=body))
 
+    def delete_dataset_version(self, name: str, version: int) -> None:
+        self.http.json("DELETE", _version(name, version))
+
+    def referenced_digests(self) -> set[str]:
+        return set(self.http.json("GET", f"{_API}/referenced-digests")["digests"])
+
     def log_lineage(self, run_id: str, edges: Sequence[LineageEdge]) -> None:
         body = {
             "edges": [

@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import json
 import math
+import re
 import time
 import uuid
 from abc import abstractmethod
@@ -50,6 +51,7 @@ from loopml.entities import (
     RunTag,
     ViewType,
 )
+from loopml.entities.tags import DATASET_INPUTS_TAG, json_list_tag
 from loopml.entities.validation import (
     check_experiment_name,
     check_key,
@@ -82,6 +84,7 @@ from loopml.storage.metadata.search import (
     OrderBy,
     decode_page_token,
     encode_page_token,
+    like_matcher,
     parse_filter,
     parse_order_by,
 )
@@ -92,6 +95,7 @@ __all__ = [
     "SqlFlavor",
     "check_max_results",
     "cursor_errors",
+    "mlflow_input_runs",
     "now_ms",
     "run_search_sql",
 ]
@@ -108,7 +112,12 @@ _RUN_COLUMNS = (
 _EXPERIMENT_COLUMNS = (
     "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
 )
-_DATASET_COLUMNS = 'name, description, last_version, "schema", creation_time, last_update_time'
+# The latest version is the highest one that exists (0 when every one was deleted); the
+# counter ``last_version`` only numbers new versions, so numbers are never given twice.
+_DATASET_COLUMNS = (
+    "name, description, COALESCE((SELECT MAX(v.version) FROM dataset_versions v "
+    'WHERE v.name = datasets.name), 0), "schema", creation_time, last_update_time'
+)
 _VERSION_COLUMNS = (
     'name, version, digest, kind, file_count, "size", "rows", source, created_by, run_id, '
     'description, creation_time, "schema", profile'
@@ -336,12 +345,15 @@ def run_search_sql(
     stages: Sequence[str],
     comparisons: Sequence[Comparison],
     orders: Sequence[OrderBy],
+    input_runs: Sequence[str] = (),
 ) -> tuple[str, list[Any]]:
     """The query selecting matching run ids in the requested order, and its parameters.
 
     A filter on a metric, param or tag joins that row (a run without the key never
     matches); ``IS NULL`` asks that no such row exists. ``datasets.*`` comparisons ask for
-    one input dataset version that meets them all. Runs without an ordering key sort
+    one input dataset version that meets them all, or are among ``input_runs`` (the runs
+    whose MLflow-logged inputs meet them, see :func:`mlflow_input_runs`). Runs without an
+    ordering key sort
     last in both directions, as MLflow does; ties go by start time (newest first) and run
     id, so pages are stable. Written with ``?`` placeholders.
     """
@@ -355,6 +367,9 @@ def run_search_sql(
     datasets = [c for c in comparisons if c.kind == "dataset"]
     if datasets:
         clause, params = _dataset_clause(flavor, datasets)
+        ids = [r for r in input_runs if _RUN_ID.fullmatch(r)]  # inlined: no parameter limit
+        if ids:
+            clause = f"({clause} OR runs.run_uuid IN ({', '.join(repr(r) for r in ids)}))"
         where.append(clause)
         where_params.extend(params)
     for index, cmp in enumerate(comparisons):
@@ -439,6 +454,55 @@ def _dataset_clause(flavor: SqlFlavor, comparisons: Sequence[Comparison]) -> tup
         f"WHERE le.run_id = runs.run_uuid AND le.direction = 'input' AND "
         f"{' AND '.join(conditions)})"
     ), params
+
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _input_fields(item: Any) -> dict[str, str | None]:
+    """name, digest and context of one MLflow dataset input as the tag keeps it."""
+    dataset = item.get("dataset") if isinstance(item, dict) else None
+    dataset = dataset if isinstance(dataset, dict) else {}
+    tags = item.get("tags") if isinstance(item, dict) else None
+    context = next(
+        (
+            t.get("value")
+            for t in (tags if isinstance(tags, list) else [])
+            if isinstance(t, dict) and t.get("key") == "mlflow.data.context"
+        ),
+        None,
+    )
+    fields = {"name": dataset.get("name"), "digest": dataset.get("digest"), "context": context}
+    return {k: v if isinstance(v, str) else None for k, v in fields.items()}
+
+
+def _holds(value: str | None, cmp: Comparison) -> bool:
+    """One comparison as SQL has it: a missing value meets none (not even ``!=``)."""
+    if value is None:
+        return False
+    op = cmp.op.upper()
+    if op == "=":
+        return value == cmp.value
+    if op == "!=":
+        return value != cmp.value
+    if op in ("LIKE", "ILIKE"):
+        return like_matcher(str(cmp.value), case=op == "LIKE")(value)
+    if op in ("IN", "NOT IN") and isinstance(cmp.value, tuple):
+        return (value in cmp.value) == (op == "IN")
+    raise SearchSyntaxError(f"comparator {op!r} is not supported on datasets.*")
+
+
+def mlflow_input_runs(
+    rows: Iterable[tuple[str, str]], comparisons: Sequence[Comparison]
+) -> list[str]:
+    """The runs (of ``(run_id, inputs tag value)`` rows) with one MLflow-logged dataset
+    input that meets every ``datasets.*`` comparison; a malformed tag reads as no inputs."""
+    found = []
+    for run_id, value in rows:
+        inputs = json_list_tag({DATASET_INPUTS_TAG: value}, DATASET_INPUTS_TAG)
+        if any(all(_holds(_input_fields(item)[c.key], c) for c in comparisons) for item in inputs):
+            found.append(run_id)
+    return found
 
 
 @functools.lru_cache(maxsize=256)
@@ -917,10 +981,29 @@ class DirectSqlMixin:
         stages = tuple(s.value for s in ViewType(view_type).stages())
         if not pks:
             return PagedList([], None)
-        text, params = _search(
-            self._flavor, pks, stages, filter_string or "", tuple(order_by or ())
-        )
         with self._cursor() as cur:
+            if "datasets." in (filter_string or "").lower():  # inputs an MLflow client logged
+                comparisons = parse_filter(filter_string)
+                datasets = [c for c in comparisons if c.kind == "dataset"]
+                rows = self._all(
+                    cur,
+                    "SELECT t.run_uuid, t.value FROM tags t JOIN runs ON runs.run_uuid = "
+                    f't.run_uuid WHERE t."key" = ? AND runs.experiment_id IN ({_marks(len(pks))})',
+                    [DATASET_INPUTS_TAG, *pks],
+                )
+                raw, found = run_search_sql(
+                    self._flavor,
+                    pks,
+                    stages,
+                    comparisons,
+                    parse_order_by(tuple(order_by or ())),
+                    mlflow_input_runs(rows, datasets) if datasets else (),
+                )
+                text, params = self._flavor.sql(raw + " LIMIT ? OFFSET ?"), tuple(found)
+            else:
+                text, params = _search(
+                    self._flavor, pks, stages, filter_string or "", tuple(order_by or ())
+                )
             cur.execute(text, (*params, max_results + 1, offset))
             ids = [row[0] for row in cur.fetchall()]
             token = encode_page_token(offset + max_results) if len(ids) > max_results else None
@@ -981,9 +1064,10 @@ class DirectSqlMixin:
             [name, number],
         )
         if row is None:
+            latest = f"its latest is {dataset[2]}" if dataset[2] else "it has no versions left"
             raise DatasetVersionNotFoundError(
-                f"dataset {name!r} has no version {number}; its latest is "
-                f"{dataset[2]} (see `loopml data show {name}`)"
+                f"dataset {name!r} has no version {number} (never made, or deleted); "
+                f"{latest} (see `loopml data show {name}`)"
             )
         return row
 
@@ -1109,6 +1193,32 @@ class DirectSqlMixin:
                 (_json(schema), now_ms(), name),
             )
             return _dataset(self._dataset_row(cur, name))
+
+    def delete_dataset_version(self, name: str, version: int) -> None:
+        with self._cursor(write=True) as cur:
+            self._dataset_version_row(cur, name, version)
+            cur.execute(
+                self._q("DELETE FROM dataset_files WHERE name = ? AND version = ?"),
+                (name, version),
+            )
+            cur.execute(
+                self._q("DELETE FROM dataset_versions WHERE name = ? AND version = ?"),
+                (name, version),
+            )
+            cur.execute(
+                self._q("UPDATE datasets SET last_update_time = ? WHERE name = ?"),
+                (now_ms(), name),
+            )
+
+    def referenced_digests(self) -> set[str]:
+        with self._cursor() as cur:
+            rows = self._all(
+                cur,
+                "SELECT digest FROM dataset_versions UNION SELECT digest FROM dataset_files "
+                "UNION SELECT digest FROM run_artifacts",
+                [],
+            )
+        return {r[0] for r in rows}
 
     # -- lineage -----------------------------------------------------------------------
     def log_lineage(self, run_id: str, edges: Sequence[LineageEdge]) -> None:
