@@ -108,6 +108,10 @@ def test_a_hand_edited_pointer_goes_to_the_full_status(
         "x: y",
         "#tag",
         "é",
+        "café-données",
+        "データ",
+        "𝄞 notes",
+        "tab\there",
         "~",
         "1e5",
         "0x1f",
@@ -130,6 +134,8 @@ def test_the_strict_pointer_reader_reads_what_yaml_reads_or_nothing(
         assert strict == (full.name, full.version, full.digest, full.path)
     if name in ("rides", "r_1.v-2", "_x", "2024", "2024-rides", "3d", "yes", "x: y"):
         assert strict == (name, 3, digest, name)  # what loopml writes for such names
+    if name in ("é", "café-données", "データ", "𝄞 notes"):  # written with \x, \u, \U escapes
+        assert strict == (name, 3, digest, name)
 
 
 @pytest.mark.parametrize(
@@ -219,6 +225,16 @@ def test_the_quick_answer_loads_no_yaml_sqlalchemy_or_typer(project: Path) -> No
         "''",
         "'a'b'",
         "'x: y'",
+        '"caf\\xE9"',
+        '"\\u30C7\\u30FC\\u30BF"',
+        '"\\U0001D11E"',
+        '"a\\qb"',
+        '"a"b"',
+        '"\\uD800"',
+        '"\\x4"',
+        '"tab\\there"',
+        '"quote \\" inside"',
+        '"back\\\\slash"',
         "'#'",
         "_",
         "a_b-c.d",
@@ -232,3 +248,27 @@ def test_a_hand_written_value_is_read_as_yaml_reads_it_or_not_at_all(
     strict = read_pointer_strictly(str(file))
     if strict is not None:
         assert strict[0] == read_pointer(file).name
+
+
+def test_non_ascii_pointers_take_the_quick_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tracked folder with a non-ASCII name: YAML writes its pointer with escapes, and the
+    quick status still answers it (no fall-through to the full command)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".git").mkdir()
+    folder = tmp_path / "données-𝄞"
+    folder.mkdir()
+    (folder / "a.csv").write_text("x\n1\n")
+    assert full_main(["data", "add", folder.name, "--name", "donnees"]) == 0
+    pointer = tmp_path / f"{folder.name}.loopml"
+    assert '"' in pointer.read_text()  # escaped by YAML
+    assert read_pointer_strictly(str(pointer)) == (
+        "donnees",
+        1,
+        read_pointer(pointer).digest,
+        folder.name,
+    )
+    answer = quick_status()
+    assert answer is not None  # None would mean: fall through to the full command
+    assert [(e.name, e.state) for e in answer] == [("donnees", "unchanged")]

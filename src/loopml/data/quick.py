@@ -271,6 +271,8 @@ def _scalar(raw: str, number: bool) -> str | int | None:
         if raw.isascii() and raw.isdigit() and (raw == "0" or raw[0] != "0"):
             return int(raw)
         return None
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        return _double_quoted(raw[1:-1])
     if len(raw) >= 2 and raw[0] == raw[-1] == "'":
         inner = raw[1:-1]
         text = inner.replace("''", "'")
@@ -284,6 +286,45 @@ def _scalar(raw: str, number: bool) -> str | int | None:
     if raw[0].isdigit() and raw[:2].lower() not in ("0x", "0b"):
         return raw if any(c.isalpha() and c not in "eE" for c in raw) else None
     return None
+
+
+# The escapes YAML's emitter writes in a double-quoted scalar (non-ASCII text is written as
+# \xHH, \uHHHH or \UHHHHHHHH when Unicode is not allowed, which is how pointers are written).
+_ESCAPES = {"\\": "\\", '"': '"', "/": "/", "0": "\0", "a": "\a", "b": "\b", "t": "\t"}
+_ESCAPES |= {"n": "\n", "v": "\v", "f": "\f", "r": "\r", "e": "\x1b", " ": " "}
+_ESCAPES |= {"N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"}
+_HEX = {"x": 2, "u": 4, "U": 8}
+
+
+def _double_quoted(inner: str) -> str | None:
+    """The text of a one-line double-quoted YAML scalar, or None if it holds anything but
+    plain printable characters and the emitter's escapes."""
+    out, i = [], 0
+    while i < len(inner):
+        c = inner[i]
+        if c == '"' or not c.isprintable():
+            return None
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        kind = inner[i + 1 : i + 2]
+        if kind in _HEX:
+            digits = inner[i + 2 : i + 2 + _HEX[kind]]
+            if len(digits) != _HEX[kind] or not all(d in "0123456789abcdefABCDEF" for d in digits):
+                return None
+            code = int(digits, 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                return None
+            out.append(chr(code))
+            i += 2 + _HEX[kind]
+        elif kind in _ESCAPES:
+            out.append(_ESCAPES[kind])
+            i += 2
+        else:
+            return None
+    text = "".join(out)
+    return text if text.isprintable() else None
 
 
 def _read_only_uri(path: str) -> str:
