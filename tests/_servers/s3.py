@@ -7,9 +7,11 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from typing import IO
 
 from tests._servers import free_port
 
@@ -34,12 +36,19 @@ def s3_available() -> tuple[bool, str]:
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
     """Start moto's S3 server in a child process; yields its endpoint URL, stops it on exit."""
+    # moto logs every request to stderr: into a file, not a pipe nobody drains (a full pipe
+    # blocks the server after a few hundred requests).
+    with tempfile.TemporaryFile() as log:
+        yield from _serve(log)
+
+
+def _serve(log: IO[bytes]) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, **CREDENTIALS}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
@@ -47,7 +56,8 @@ def s3_server() -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                log.seek(0)
+                err = log.read().decode(errors="replace")
                 raise RuntimeError(f"moto server exited at start: {err[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
@@ -64,5 +74,3 @@ def s3_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr:
-            proc.stderr.close()

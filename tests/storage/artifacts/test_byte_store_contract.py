@@ -77,3 +77,22 @@ def test_read_range(byte_store: ByteStore) -> None:
     with pytest.raises(ArtifactNotFoundError):
         byte_store.read_range("packs/none.pack", 0, 1)
     assert byte_store.read_range("packs/p.pack", 4, 4) == b""
+
+
+def test_modification_times_and_stats_from_listings(byte_store: ByteStore) -> None:
+    import time
+
+    from loopml.storage.artifacts.base import ObjectStats
+
+    assert isinstance(byte_store, ObjectStats)  # every byte store here reports them
+    before = time.time()
+    byte_store.put_bytes("blobs/aa/1", b"one")
+    byte_store.put_bytes("blobs/bb/2", b"three")
+    modified = byte_store.modified("blobs/aa/1")
+    assert modified is not None and before - 5 <= modified <= time.time() + 5
+    stats = sorted(byte_store.list_stats("blobs"))
+    assert [(s.key, s.size) for s in stats] == [("blobs/aa/1", 3), ("blobs/bb/2", 5)]
+    assert all(s.modified is not None and abs(s.modified - modified) < 60 for s in stats)
+    assert list(byte_store.list_stats("missing")) == []
+    with pytest.raises(ArtifactNotFoundError):
+        byte_store.modified("nope")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
-__all__ = ["ByteStore", "RangeReader"]
+__all__ = ["ByteStore", "ObjectStat", "ObjectStats", "RangeReader"]
 
 
 class ByteStore(ABC):
@@ -71,3 +71,31 @@ class RangeReader(ABC):
     def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``start`` to ``end`` (exclusive) of the object (ArtifactNotFoundError when
         missing); fewer when the object is shorter."""
+
+
+class ObjectStat(NamedTuple):
+    """An object's key, size in bytes and modification time (POSIX seconds; None when the
+    filesystem does not record one)."""
+
+    key: str
+    size: int
+    modified: float | None
+
+
+class ObjectStats(ABC):
+    """An optional capability: when objects were last written, for many at once.
+
+    Garbage collection uses it to spare objects younger than its grace period (a store
+    without it has every object's age unknown, so only a collection with no grace period
+    removes anything from it).
+    """
+
+    @abstractmethod
+    def modified(self, key: str) -> float | None:
+        """The object's modification time, POSIX seconds (None when the filesystem does
+        not record one; ArtifactNotFoundError when missing)."""
+
+    @abstractmethod
+    def list_stats(self, prefix: str = "") -> Iterator[ObjectStat]:
+        """Key, size and modification time of the objects under a prefix, from listings
+        (not one request per object)."""

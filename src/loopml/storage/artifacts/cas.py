@@ -196,7 +196,9 @@ class ContentAddressedStore:
     """Blobs stored once by digest, over any :class:`ByteStore`.
 
     The index of the store's packs is read once and kept in memory; it is read again when
-    a blob is not found (another process may have added packs since).
+    a blob is not found (another process may have added packs since), and read anew when a
+    pack it names has vanished (garbage collection rewrote or removed it): the read is then
+    retried once through the fresh index.
     """
 
     def __init__(self, byte_store: ByteStore) -> None:
@@ -205,6 +207,7 @@ class ContentAddressedStore:
         self._packs: set[str] = set()
         self._loaded = False
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
 
     @staticmethod
     def key_for(digest: str) -> str:
@@ -225,26 +228,57 @@ class ContentAddressedStore:
             return
         with self._lock:
             self._loaded = True
-            listed = {
-                key[len(PACKS) + 1 : -4] for key in self.bytes.list(PACKS) if key.endswith(".idx")
-            }
-            if self._packs - listed:  # packs were removed: read the index anew
-                self._packs, self._packed = set(), {}
-            new = listed - self._packs
-            for pack in sorted(new):
+            # An index that vanishes between the listing and its read was removed by a
+            # garbage collection, which publishes the packs it rewrites first: list again
+            # to see them.
+            for _ in range(3):
+                if self._refresh_once():
+                    break
+
+    def _refresh_once(self) -> bool:
+        """Read the indexes listed now; False when one vanished before it could be read."""
+        listed = {
+            key[len(PACKS) + 1 : -4] for key in self.bytes.list(PACKS) if key.endswith(".idx")
+        }
+        if self._packs - listed:  # packs were removed: read the index anew
+            self._packs, self._packed = set(), {}
+        complete = True
+        for pack in sorted(listed - self._packs):
+            try:
                 size, entries = decode_index(self._read_object(pack_key(pack, "idx")), pack)
-                try:
-                    actual = self.bytes.size(pack_key(pack))
-                except ArtifactNotFoundError:
-                    continue  # an index whose pack is gone: its blobs are not stored
-                if actual != size:
-                    raise CorruptBlobError(
-                        f"pack {pack} has {actual} bytes where its index says {size}; restore "
-                        f"{pack_key(pack)} from a remote or backup"
-                    )
-                self._packs.add(pack)
-                for digest, entry in entries.items():
-                    self._packed.setdefault(digest, entry)
+            except ArtifactNotFoundError:
+                complete = False
+                continue
+            try:
+                actual = self.bytes.size(pack_key(pack))
+            except ArtifactNotFoundError:
+                continue  # an index whose pack is gone: its blobs are not stored
+            if actual != size:
+                raise CorruptBlobError(
+                    f"pack {pack} has {actual} bytes where its index says {size}; restore "
+                    f"{pack_key(pack)} from a remote or backup"
+                )
+            self._packs.add(pack)
+            for digest, entry in entries.items():
+                self._packed.setdefault(digest, entry)
+        return complete
+
+    def reload_packs(self) -> None:
+        """Forget the pack index held in memory and read it anew (after packs were rewritten
+        or removed, e.g. by garbage collection)."""
+        with self._lock:
+            self._packs, self._packed = set(), {}
+        self.refresh_packs()
+
+    def _relocate(self, digest: str, stale: PackEntry) -> PackEntry | None:
+        """Where a packed blob is now, its pack ``stale.pack`` having vanished: the index is
+        read anew once (not once per thread that hit the same vanished pack)."""
+        with self._reload_lock:
+            current = self._packed.get(digest)
+            if current is None or current[0] == stale.pack:
+                self.reload_packs()
+                current = self._packed.get(digest)
+        return None if current is None else PackEntry(*current)
 
     def _read_object(self, key: str) -> bytes:
         with self.bytes.open_read(key) as handle:
@@ -396,13 +430,47 @@ class ContentAddressedStore:
             return handle.read(end - start)
 
     def read_packed(self, digest: str, entry: PackEntry) -> bytes:
-        """A packed blob's bytes, verified."""
-        data = self._range(pack_key(entry.pack), entry.offset, entry.offset + entry.length)
+        """A packed blob's bytes, verified. When its pack has vanished since the index was
+        read (rewritten or removed by garbage collection), the index is read anew and the
+        blob read from where it is now.
+
+        Raises:
+            ArtifactNotFoundError: the blob is no longer stored.
+            CorruptBlobError: its bytes do not match its digest.
+        """
+        try:
+            data = self._range(pack_key(entry.pack), entry.offset, entry.offset + entry.length)
+        except ArtifactNotFoundError:
+            moved = self._relocate(digest, entry)
+            if moved is None:  # in no pack any more: loose or chunked, or gone
+                return self.read_bytes(digest)
+            data = self._range(pack_key(moved.pack), moved.offset, moved.offset + moved.length)
         return _verified(digest, data)
+
+    def read_entries(self, entries: Iterable[tuple[str, PackEntry]]) -> Iterator[tuple[str, bytes]]:
+        """(digest, verified bytes) of blobs at these places in packs, a range at a time
+        (neighbours in one read); grouped by pack, each pack's in offset order.
+
+        Raises:
+            ArtifactNotFoundError: a pack is missing.
+            CorruptBlobError: a blob's bytes do not match its digest.
+        """
+        for pack, start, end, items in coalesce(entries):
+            yield from self._split(items, start, self._range(pack_key(pack), start, end))
+
+    @staticmethod
+    def _split(
+        items: list[tuple[str, PackEntry]], start: int, data: bytes
+    ) -> Iterator[tuple[str, bytes]]:
+        view = memoryview(data)
+        for digest, entry in items:
+            part = bytes(view[entry.offset - start : entry.offset - start + entry.length])
+            yield digest, _verified(digest, part)
 
     def read_many(self, digests: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(digest, verified bytes) of many blobs; packed ones are read a range at a time
-        (neighbours in one read), the others one by one. The order is not kept."""
+        (neighbours in one read), the others one by one. The order is not kept. Blobs whose
+        pack vanished meanwhile are looked up again once, through a fresh index."""
         packed: list[tuple[str, PackEntry]] = []
         others: list[str] = []
         for digest in dict.fromkeys(digests):
@@ -411,11 +479,27 @@ class ContentAddressedStore:
                 others.append(digest)
             else:
                 packed.append((digest, entry))
-        for pack, start, end, items in coalesce(packed):
-            data = memoryview(self._range(pack_key(pack), start, end))
-            for digest, entry in items:
-                part = bytes(data[entry.offset - start : entry.offset - start + entry.length])
-                yield digest, _verified(digest, part)
+        for attempt in range(2):
+            vanished: list[str] = []
+            for pack, start, end, items in coalesce(packed):
+                try:
+                    data = self._range(pack_key(pack), start, end)
+                except ArtifactNotFoundError:
+                    if attempt or self.bytes.exists(pack_key(pack)):
+                        raise
+                    vanished.extend(digest for digest, _ in items)
+                    continue
+                yield from self._split(items, start, data)
+            if not vanished:
+                break
+            self.reload_packs()
+            packed = []
+            for digest in vanished:
+                entry = self.packed(digest, refresh=False)
+                if entry is None:
+                    others.append(digest)
+                else:
+                    packed.append((digest, entry))
         for digest in others:
             yield digest, self.read_bytes(digest)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from loopml.entities.validation import normalize_relative_path
 from loopml.errors import ArtifactNotFoundError, ConfigurationError, LoopmlError, StoreError
-from loopml.storage.artifacts.base import ByteStore, RangeReader
+from loopml.storage.artifacts.base import ByteStore, ObjectStat, ObjectStats, RangeReader
 
 if TYPE_CHECKING:
     from loopml.config import Settings
@@ -33,7 +33,7 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-class LocalByteStore(ByteStore, RangeReader):
+class LocalByteStore(ByteStore, RangeReader, ObjectStats):
     """Objects as files under a local folder; writes go to a temp name, fsync, rename."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -131,8 +131,26 @@ class LocalByteStore(ByteStore, RangeReader):
                 yield Path(dirpath, name).relative_to(base).as_posix()
 
     def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             self._path(key).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"cannot delete {key!r} under {self.url}: {exc}") from exc
+
+    def modified(self, key: str) -> float | None:
+        try:
+            return self._path(key).stat().st_mtime
+        except FileNotFoundError as exc:
+            raise ArtifactNotFoundError(f"no object {key!r} in {self.url}") from exc
+
+    def list_stats(self, prefix: str = "") -> Iterator[ObjectStat]:
+        for key in self.list(prefix):
+            try:
+                st = self._path(key).stat()
+            except FileNotFoundError:  # removed since it was listed
+                continue
+            yield ObjectStat(key, st.st_size, st.st_mtime)
 
     def close(self) -> None:
         """Nothing to release: files are opened per call."""
@@ -172,7 +190,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     return target
 
 
-class FsspecByteStore(ByteStore, RangeReader):
+class FsspecByteStore(ByteStore, RangeReader, ObjectStats):
     """Objects in any fsspec filesystem (``memory://``, ``s3://bucket/prefix``, …).
 
     Object stores write whole objects on close, so a reader never sees a partial one.
@@ -271,8 +289,55 @@ class FsspecByteStore(ByteStore, RangeReader):
         except Exception as exc:
             raise self._wrap(key, exc) from exc
 
+    def modified(self, key: str) -> float | None:
+        try:
+            info = self.fs.info(self._path(key))
+        except Exception as exc:
+            raise self._wrap(key, exc) from exc
+        return _mtime(info)
+
+    def list_stats(self, prefix: str = "") -> Iterator[ObjectStat]:
+        clean = normalize_relative_path(prefix, allow_empty=True)
+        start = f"{self.root}/{clean}" if clean else self.root
+        try:
+            found = self.fs.find(start, detail=True) if self.fs.exists(start) else {}
+        except Exception as exc:
+            raise self._wrap(clean, exc) from exc
+        root = self.root.strip("/") + "/"
+        for path, info in found.items():
+            clean_path = path.strip("/")
+            if clean_path.startswith(root) and info.get("type", "file") == "file":
+                yield ObjectStat(clean_path[len(root) :], int(info.get("size") or 0), _mtime(info))
+
     def close(self) -> None:
         """Nothing to release: fsspec caches its filesystem instances itself."""
+
+
+_TIME_FIELDS = ("mtime", "LastModified", "last_modified", "updated", "created", "timeCreated")
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    """A modification time from an fsspec ``info()`` dict, whichever field the filesystem
+    fills (local: mtime; S3: LastModified; Azure: last_modified; GCS: updated; memory:
+    created), as POSIX seconds; None when it gives none."""
+    import datetime
+
+    for name in _TIME_FIELDS:
+        value = info.get(name)
+        if value is None:
+            continue
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+        if isinstance(value, datetime.datetime):
+            if value.tzinfo is None:  # object stores report UTC
+                value = value.replace(tzinfo=datetime.UTC)
+            return value.timestamp()
+    return None
 
 
 def open_byte_store(url: str, settings: Settings | None = None) -> ByteStore:

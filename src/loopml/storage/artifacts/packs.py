@@ -42,7 +42,9 @@ __all__ = [
     "PackWriter",
     "decode_index",
     "encode_index",
+    "index_size",
     "pack_key",
+    "planned_packs",
 ]
 
 PACKS = "packs"
@@ -80,6 +82,23 @@ def encode_index(entries: Iterable[tuple[str, int, int]], pack_size: int) -> byt
         ]
     )
     return body + blake3(body).digest()
+
+
+def index_size(count: int) -> int:
+    """The size in bytes of the index of a pack of ``count`` blobs."""
+    return len(_MAGIC) + _HEAD.size + count * _ENTRY.size + 32
+
+
+def planned_packs(lengths: Iterable[int]) -> list[tuple[int, int]]:
+    """The (size, blob count) of each pack a :class:`PackWriter` makes of distinct blobs of
+    these lengths, added in this order (what a dry run reports it would write)."""
+    packs: list[list[int]] = []
+    for length in lengths:
+        if not packs or packs[-1][0] >= _PACK_TARGET:
+            packs.append([0, 0])
+        packs[-1][0] += length
+        packs[-1][1] += 1
+    return [(size, count) for size, count in packs]
 
 
 def decode_index(data: bytes, pack: str) -> tuple[int, dict[str, tuple[str, int, int]]]:
