@@ -401,3 +401,102 @@ def unprotect_cmd(
     from loopml.data import unprotect
 
     typer.echo(f"{unprotect(path)} files made writable")
+
+
+@app.command("rm")
+def remove(
+    refs: Annotated[
+        list[str], typer.Argument(help="Versions to delete: rides@2 … (or a name with --all).")
+    ],
+    all_versions: Annotated[
+        bool, typer.Option("--all", help="Delete every version of the named datasets.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also when a pointer file or a monitor names the version."),
+    ] = False,
+    json_out: JsonOption = False,
+    tracking_uri: TrackingUriOption = None,
+) -> None:
+    """Delete dataset versions. Numbers are not given again; the blobs stay until `data gc`."""
+    from loopml.errors import InvalidInputError
+    from loopml.uris import parse_datasets_uri
+
+    deleted = []
+    with _data(tracking_uri) as data:
+        parsed = [(ref, parse_datasets_uri(ref, short=True)) for ref in refs]
+        for ref, uri in parsed:
+            if (uri.version is None) != all_versions:
+                raise InvalidInputError(
+                    f"{ref!r}: name one version (rides@2), or a dataset name with --all"
+                    if uri.version is None
+                    else f"{ref!r} names one version; --all takes dataset names (rides)"
+                )
+        for ref, uri in parsed:
+            if all_versions:
+                deleted += data.delete_dataset(uri.name, force=force)
+            else:
+                deleted.append(data.delete(ref, force=force))
+    if json_out:
+        print_json({"deleted": [v.uri for v in deleted]})
+        return
+    for v in deleted:
+        typer.echo(f"deleted {v.name}@{v.version}")
+    if deleted:
+        typer.echo("their blobs stay stored until `loopml data gc`")
+
+
+@app.command("gc")
+def gc(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")
+    ] = False,
+    min_age: Annotated[
+        str,
+        typer.Option(
+            "--min-age",
+            help="Keep anything written more recently than this (90s, 15m, 1h, 0): an add "
+            "running meanwhile stores blobs before it records its version.",
+        ),
+    ] = "1h",
+    rewrite_below: Annotated[
+        float,
+        typer.Option(
+            "--rewrite-below",
+            min=0.0,
+            max=1.0,
+            help="Rewrite a pack when what it keeps fills less than this share of it (1: "
+            "every pack holding a removable blob; 0: only drop packs with nothing kept).",
+        ),
+    ] = 0.5,
+    json_out: JsonOption = False,
+    tracking_uri: TrackingUriOption = None,
+) -> None:
+    """Remove the blobs no dataset version, run artifact or pointer file names."""
+    from loopml.monitoring.spec import parse_duration
+
+    seconds = parse_duration(min_age, "--min-age")
+    with _data(tracking_uri) as data, _progress("collecting") as bar:
+        result = data.gc(
+            min_age=seconds,
+            dry_run=dry_run,
+            rewrite_below=rewrite_below,
+            progress=bar,
+            total=bar.total,
+        )
+    if json_out:
+        print_json(result)
+        return
+    verb = "would free" if dry_run else "freed"
+    typer.echo(
+        f"{verb} {_size(result.bytes_freed)}: {result.blobs_removed} blobs "
+        f"({result.loose_removed} loose, {result.recipes_removed} chunk lists, "
+        f"{result.packs_removed} packs removed, {result.packs_rewritten} rewritten); "
+        f"{_size(result.bytes_kept)} kept"
+        + (
+            f", of which {_size(result.bytes_dead_kept)} unused inside packs kept "
+            "(--rewrite-below 1 frees them)"
+            if result.bytes_dead_kept
+            else ""
+        )
+    )

@@ -7,6 +7,7 @@ profiles and lineage.
     lm.log_input(dv, context="training")              # this run read that version
     report = lm.data.validate(df_new, dv)             # anomalies against its schema
     lm.data.add("data/images")                        # a folder; writes data/images.loopml
+    lm.data.delete("rides@1"); lm.data.gc()           # drop a version, then its blobs
 
 The functions here act on the default tracking store (``LOOPML_TRACKING_URI``, else
 ``./.loopml``) and the project folder around the working directory; :class:`DataClient`
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from loopml.data.blobs import LinkType, unprotect
     from loopml.data.client import AddResult, DataClient, StatusEntry
     from loopml.data.compare import ColumnChange, DatasetDiff
+    from loopml.data.garbage import CollectResult
     from loopml.data.manifest import Manifest, ManifestDiff
     from loopml.data.remote import TransferResult
     from loopml.data.schema import DataSchema
@@ -49,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "StatusEntry": "loopml.data.client",
     "ColumnChange": "loopml.data.compare",
     "DatasetDiff": "loopml.data.compare",
+    "CollectResult": "loopml.data.garbage",
     "Manifest": "loopml.data.manifest",
     "ManifestDiff": "loopml.data.manifest",
     "TransferResult": "loopml.data.remote",
@@ -76,6 +79,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AddResult",
+    "CollectResult",
     "ColumnChange",
     "DataClient",
     "Dataset",
@@ -92,7 +96,9 @@ __all__ = [
     "TransferResult",
     "add",
     "checkout",
+    "delete",
     "diff",
+    "gc",
     "get",
     "get_schema",
     "get_version",
@@ -195,6 +201,21 @@ def pull(remote: str, refs: Sequence[str] = ()) -> TransferResult:
     """Fetch the blobs of these versions (default: those the pointers name)."""
     with _client() as data:
         return data.pull(remote, refs)
+
+
+def delete(ref: str | DatasetVersion, force: bool = False) -> DatasetVersion:
+    """Delete one version (``rides@2``); its blobs stay until :func:`gc`. Refused while a
+    pointer file of the project or a monitor names it, unless ``force``."""
+    with _client() as data:
+        return data.delete(ref, force=force)
+
+
+def gc(min_age: float = 3600.0, dry_run: bool = False, rewrite_below: float = 0.5) -> CollectResult:
+    """Remove the blobs no version, run artifact or pointer names, written more than
+    ``min_age`` seconds ago, rewriting packs whose kept share is under ``rewrite_below``;
+    ``dry_run`` only reports."""
+    with _client() as data:
+        return data.gc(min_age=min_age, dry_run=dry_run, rewrite_below=rewrite_below)
 
 
 def lineage(ref: str | DatasetVersion) -> list[LineageEdge]:

@@ -57,6 +57,7 @@ from loopml.tracking.context import current_user
 from loopml.uris import parse_datasets_uri
 
 if TYPE_CHECKING:
+    from loopml.data.garbage import CollectResult
     from loopml.data.schema import DataSchema
     from loopml.data.validation import ValidationReport
     from loopml.storage.metadata.base import MetadataStore
@@ -462,6 +463,96 @@ class DataClient:
                 "",
                 0,
             )
+
+    # -- deleting versions and collecting their blobs --------------------------------
+    def delete(self, ref: VersionRef, force: bool = False) -> DatasetVersion:
+        """Delete one version (``rides@2``); its number is not given again and lineage
+        edges naming it stay. Its blobs stay stored until :meth:`gc`.
+
+        Raises:
+            InvalidStateError: a pointer file of the project or a monitor names the version
+                (pass ``force`` to delete it anyway).
+        """
+        version = self.get_version(ref)
+        if not force:
+            self._check_unused(version)
+        self.store.delete_dataset_version(version.name, version.version)
+        return version
+
+    def delete_dataset(self, name: str, force: bool = False) -> list[DatasetVersion]:
+        """Delete every version of a dataset (the name stays taken; numbering goes on).
+
+        Raises:
+            InvalidStateError: as for :meth:`delete`, checked for every version first.
+        """
+        versions = self.store.list_dataset_versions(check_dataset_name(name))
+        if not force:
+            for version in versions:
+                self._check_unused(version)
+        for version in versions:
+            self.store.delete_dataset_version(version.name, version.version)
+        return versions
+
+    def _check_unused(self, version: DatasetVersion) -> None:
+        users = []
+        for file in self.pointers():
+            pointer = read_pointer(file)
+            if (pointer.name, pointer.version) == (version.name, version.version):
+                users.append(str(file.relative_to(self.project)))
+        users += [
+            f"monitor {m.name}" for m in self.store.list_monitors() if m.reference == version.uri
+        ]
+        if users:
+            raise InvalidStateError(
+                f"{version.name}@{version.version} is in use by {', '.join(users)}; point "
+                "them at another version first (or delete them), or pass --force"
+            )
+
+    def _pointer_digests(self) -> set[str]:
+        """The manifests the project's pointers name and the files in them (kept by gc
+        even when this metadata store never recorded their versions)."""
+        keep: set[str] = set()
+        for file in self.pointers():
+            digest = read_pointer(file).digest
+            keep.add(digest)
+            with contextlib.suppress(ArtifactNotFoundError, DatasetVersionNotFoundError):
+                keep.update(f.digest for f in self._manifest_by_digest(digest).files)
+        return keep
+
+    def gc(
+        self,
+        min_age: float = 3600.0,
+        dry_run: bool = False,
+        rewrite_below: float = 0.5,
+        progress: Progress | None = None,
+        total: Progress | None = None,
+    ) -> CollectResult:
+        """Remove the blobs no dataset version, run artifact or pointer of this project
+        names, and that are older than ``min_age`` seconds; packs mostly dead (kept share
+        under ``rewrite_below``) are rewritten (see :mod:`loopml.data.garbage`).
+        Through a loopml server, the server collects its own store."""
+        from loopml.data.garbage import CollectResult, collect_garbage
+        from loopml.storage.metadata.rest.store import RestMetadataStore
+
+        keep = self._pointer_digests()
+        store = self.store
+        if isinstance(store, RestMetadataStore):
+            body = {
+                "min_age": min_age,
+                "dry_run": dry_run,
+                "rewrite_below": rewrite_below,
+                "keep": sorted(keep),
+            }
+            return CollectResult(**store.http.json("POST", "/api/v1/data/gc", json=body))
+        return collect_garbage(
+            self.client.stores,
+            keep,
+            min_age=min_age,
+            dry_run=dry_run,
+            rewrite_below=rewrite_below,
+            progress=progress,
+            total=total,
+        )
 
     # -- remotes ---------------------------------------------------------------------
     def _remote(self, url: str) -> ContentAddressedStore:

@@ -69,6 +69,13 @@ class SchemaBody(_Body):
     schema_: dict[str, Any] | None = Field(alias="schema")
 
 
+class GcBody(_Body):
+    min_age: float = Field(default=3600.0, ge=0, le=10 * 365 * 86400)
+    dry_run: bool = False
+    rewrite_below: float = Field(default=0.5, ge=0, le=1)
+    keep: list[str] = Field(default_factory=list, max_length=1_000_000)
+
+
 class LineageEdgeBody(_Body):
     uri: str = Field(min_length=1, max_length=500)
     direction: LineageDirection

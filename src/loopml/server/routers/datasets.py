@@ -13,6 +13,7 @@ from loopml.entities import DatasetFile, LineageEdge
 from loopml.errors import InvalidInputError
 from loopml.schemas.datasets import (
     CreateDatasetVersionBody,
+    GcBody,
     LineageBody,
     SchemaBody,
     dataset_to_json,
@@ -109,6 +110,24 @@ def delete_version(name: Name, version: Version, store: Store) -> dict[str, Any]
 def referenced_digests(store: Store) -> dict[str, Any]:
     """Every blob digest a version or a run artifact names (what gc keeps)."""
     return {"digests": sorted(store.referenced_digests())}
+
+
+@router.post("/data/gc")
+def collect_garbage(body: GcBody, stores: Annotated[Stores, Depends(get_stores)]) -> dict[str, Any]:
+    """Remove the blobs no version or run artifact (nor ``keep``) names, older than
+    ``min_age`` seconds; ``dry_run`` reports without removing."""
+    import dataclasses
+
+    from loopml.data.garbage import collect_garbage as collect
+
+    result = collect(
+        stores,
+        body.keep,
+        min_age=body.min_age,
+        dry_run=body.dry_run,
+        rewrite_below=body.rewrite_below,
+    )
+    return dataclasses.asdict(result)
 
 
 @router.get("/datasets/{name}/versions/{version}/files")

@@ -106,8 +106,8 @@ class CollectResult:
         packs_removed: packs deleted whole (no live blob left, or an orphan without index).
         packs_rewritten: packs rewritten with only their live blobs.
         blobs_removed: distinct dead digests no longer stored in any form.
-        bytes_freed: bytes no longer on the store (packs, indexes, loose blobs, chunk
-            lists, staging).
+        bytes_freed: what the store shrank by: the packs, indexes, loose blobs, chunk lists
+            and staging removed, less the new packs (and indexes) that rewriting wrote.
         bytes_kept: bytes of the store's blob objects after the collection (new packs
             included, staging not).
         staging_removed: stale staging folders and temporary files removed (local store).
@@ -504,14 +504,17 @@ def collect(
         collector.tick(freed + sum(e.length for _, e in collector.copies))
     kept_objects = collector.total() - freed - sum(e.length for _, e in collector.copies)
     collector.tick(kept_objects)
+    kept = collector.kept_bytes(new_packs)
+    # What the store shrank by: rewritten packs' replacements are not freed bytes.
+    written = kept - collector.kept_bytes([])
     return CollectResult(
         loose_removed=len(collector.dead_loose()),
         recipes_removed=len(collector.dead_recipes()),
         packs_removed=len(collector.dead_packs) + len(collector.orphans),
         packs_rewritten=len(collector.rewrite),
         blobs_removed=collector.blobs_removed(),
-        bytes_freed=freed,
-        bytes_kept=collector.kept_bytes(new_packs),
+        bytes_freed=freed - written,
+        bytes_kept=kept,
         staging_removed=len(collector.staging),
         dry_run=dry_run,
         bytes_dead_kept=collector.dead_kept,

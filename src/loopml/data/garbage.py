@@ -1,0 +1,65 @@
+"""Deleting dataset versions frees nothing by itself: their blobs stay in the store (other
+versions, runs or a colleague's pointers may share them). :func:`collect_garbage` removes
+the blobs nothing names any more:
+
+    from loopml.data.garbage import collect_garbage
+    result = collect_garbage(stores, keep=digests_of_my_pointers, min_age=3600)
+    result.bytes_freed
+
+What is kept: every blob a dataset version (its manifest and files) or a run artifact names
+(:meth:`~loopml.storage.metadata.datasets_base.DatasetStore.referenced_digests`), what the
+caller adds in ``keep`` (the project's pointer files: versions pulled from a remote that
+this metadata store never recorded), and anything written less than ``min_age`` seconds ago
+(an ``add`` running at the same time stores its blobs before it records its version; one
+that re-adds the files of a deleted version finds them stored and writes nothing, so run
+``gc`` when no such ``add`` is running). The store-level rules, crash safety included, are
+in :mod:`loopml.storage.artifacts.gc`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from loopml.storage import Stores
+from loopml.storage.artifacts.cas import check_digest
+from loopml.storage.artifacts.gc import CollectResult, collect
+
+__all__ = ["CollectResult", "collect_garbage"]
+
+DEFAULT_MIN_AGE = 3600.0
+
+
+def collect_garbage(
+    stores: Stores,
+    keep: Iterable[str] = (),
+    *,
+    min_age: float = DEFAULT_MIN_AGE,
+    dry_run: bool = False,
+    rewrite_below: float = 0.5,
+    progress: Callable[[int], None] | None = None,
+    total: Callable[[int], None] | None = None,
+) -> CollectResult:
+    """Remove the blobs of ``stores`` that no version, run artifact or ``keep`` names.
+
+    A pack whose kept blobs fill less than ``rewrite_below`` of it is rewritten with them
+    alone (1.0: every pack holding a removable blob; 0: none, only whole dead packs go).
+
+    Raises:
+        InvalidInputError: a malformed digest in ``keep``, or a negative ``min_age``.
+        StoreError: the store cannot be written (nothing that is kept is lost).
+    """
+    from loopml.errors import InvalidInputError
+
+    if min_age < 0:
+        raise InvalidInputError(f"min_age must be 0 seconds or more, got {min_age}")
+    live = stores.metadata.referenced_digests()
+    live.update(check_digest(d) for d in keep)
+    return collect(
+        stores.blobs,
+        live,
+        min_age=min_age,
+        dry_run=dry_run,
+        rewrite_below=rewrite_below,
+        progress=progress,
+        total=total,
+    )
