@@ -513,3 +513,28 @@ def test_an_index_removed_between_listing_and_reading_is_listed_again(
     assert (
         reader.read_bytes(live[0]) == next(p for p, d in files.items() if d == live[0]).read_bytes()
     )
+
+
+def test_orphans_of_an_interrupted_publish_or_collection_are_removed_once_old(
+    cas: ContentAddressedStore, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    assert collect(cas, [], min_age=0) == CollectResult(0, 0, 0, 0, 0, 0, 0, 0, False, 0)
+    files = _ingest(cas, _files(tmp_path / "v1", 5, seed=21))
+    kept = _ingest(cas, _files(tmp_path / "v2", 5, seed=22))
+    entries = [cas.packed(next(iter(d.values()))) for d in (files, kept)]
+    first, second = (e.pack for e in entries if e is not None)
+    (root / pack_key(first, "idx")).unlink()  # a pack whose index was never named
+    (root / pack_key(second)).rename(root / "moved.pack")  # an index whose pack is gone
+    orphans = {pack_key(first): _disk(root)[pack_key(first)][0]}
+    orphans[pack_key(second, "idx")] = _disk(root)[pack_key(second, "idx")][0]
+    assert cas.missing([*files.values(), *kept.values()]) == {*files.values(), *kept.values()}
+    assert collect(cas, []).bytes_freed == 0  # too young to tell from a publish under way
+
+    result = collect(cas, [], now=_later())
+    assert (result.packs_removed, result.bytes_freed, result.blobs_removed) == (
+        2,
+        sum(orphans.values()),
+        0,  # their blobs were not stored to begin with
+    )
+    assert not any((root / key).exists() for key in orphans)
