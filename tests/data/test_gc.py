@@ -183,3 +183,28 @@ def test_delete_and_gc_through_a_server(tmp_path: Path, monkeypatch: pytest.Monk
         assert lm.data.get("rides@2", tmp_path / "v2").is_dir()
         assert lm.data.gc(min_age=0).blobs_removed == 0
     assert os.path.isdir(tmp_path / "server")
+
+
+def test_a_collection_waits_for_an_add_that_is_storing_and_recording(data: DataClient) -> None:
+    """The race the lock closes: an add that finds a deleted version's blobs stored writes
+    nothing, so a collection must not run between its blobs and its record."""
+    import subprocess
+    import sys
+
+    _write(Path("rides"), seed=10)
+    data.add("rides")
+    data.delete("rides@1", force=True)  # its blobs are garbage now ...
+    with data.blobs.guard():  # ... while an add of the same files is under way
+        gc = subprocess.Popen(
+            [sys.executable, "-m", "loopml.cli.main", "data", "gc", "--min-age", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "LOOPML_TRACKING_URI": ".loopml", "LOOPML_CAPTURE_PACKAGES": "0"},
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            gc.wait(timeout=3)  # it waits for the lock instead of collecting
+        again = data.add("rides").version  # the same files: nothing new is written
+    out, err = gc.communicate(timeout=120)
+    assert gc.returncode == 0, err
+    assert b"freed 0 B" in out  # the new version names every blob: nothing is garbage
+    assert data.blobs.missing(f.digest for f in data.manifest(again).files) == set()

@@ -192,8 +192,8 @@ class DataClient:
         self.blobs.put_bytes(manifest.to_bytes())
         with contextlib.suppress(DatasetNotFoundError):
             latest = self.store.get_dataset(name).latest_version
-            current = self.store.get_dataset_version(name, latest)
-            if current.digest == manifest.digest:
+            current = self.store.get_dataset_version(name, latest) if latest else None
+            if current is not None and current.digest == manifest.digest:
                 return current, False
         run_id = self._active_run()
         version = self.store.create_dataset_version(
@@ -213,6 +213,8 @@ class DataClient:
     def _check_source(self, name: str, source: str) -> None:
         with contextlib.suppress(DatasetNotFoundError):
             dataset = self.store.get_dataset(name)
+            if not dataset.latest_version:  # every version was deleted: the name is free
+                return
             previous = self.store.get_dataset_version(name, dataset.latest_version).source
             if previous and previous != source:
                 raise AlreadyExistsError(
@@ -252,6 +254,30 @@ class DataClient:
             raise InvalidInputError(f"{path} holds no files to version")
         if on_total is not None:  # the bytes ``progress`` will count, for a progress bar
             on_total(sum(st.st_size for _, _, st in entries))
+        with self.blobs.guard():  # no garbage collection between the blobs and the record
+            version, created, files = self._ingest_and_record(
+                name, target, entries, source, description, progress
+            )
+        pointer = Pointer(
+            name,
+            version.version,
+            version.digest,
+            target.name,
+            len(files),
+            sum(f.size for f in files),
+        )
+        write_pointer(pointer, pointer_file)
+        return AddResult(version, created, pointer_file)
+
+    def _ingest_and_record(
+        self,
+        name: str,
+        target: Path,
+        entries: Sequence[Any],
+        source: str,
+        description: str,
+        progress: Progress | None,
+    ) -> tuple[DatasetVersion, bool, list[DatasetFile]]:
         infos = ingest(
             self.blobs,
             [(a, st) for _, a, st in entries],
@@ -272,11 +298,7 @@ class DataClient:
         version, created = self._record(
             name, manifest, kind, source=source, description=description, **table
         )
-        pointer = Pointer(
-            name, version.version, version.digest, target.name, len(files), manifest.size
-        )
-        write_pointer(pointer, pointer_file)
-        return AddResult(version, created, pointer_file)
+        return version, created, files
 
     @staticmethod
     def _describe(table: Any) -> dict[str, Any]:
@@ -296,16 +318,18 @@ class DataClient:
         version. Inside an active run, the run is recorded as the version's maker."""
         check_dataset_name(name)
         table = to_arrow(data)
-        info = self.blobs.put_bytes(to_parquet(table))
-        manifest = Manifest.of([DatasetFile(TABLE_FILE, info.digest, info.size)])
-        version, _ = self._record(
-            name,
-            manifest,
-            DatasetKind.TABLE,
-            source="dataframe",
-            description=description,
-            **self._describe(table),
-        )
+        described = self._describe(table)
+        with self.blobs.guard():  # no garbage collection between the blob and the record
+            info = self.blobs.put_bytes(to_parquet(table))
+            manifest = Manifest.of([DatasetFile(TABLE_FILE, info.digest, info.size)])
+            version, _ = self._record(
+                name,
+                manifest,
+                DatasetKind.TABLE,
+                source="dataframe",
+                description=description,
+                **described,
+            )
         return version
 
     # -- reading data back -----------------------------------------------------------

@@ -10,10 +10,13 @@ What is kept: every blob a dataset version (its manifest and files) or a run art
 (:meth:`~loopml.storage.metadata.datasets_base.DatasetStore.referenced_digests`), what the
 caller adds in ``keep`` (the project's pointer files: versions pulled from a remote that
 this metadata store never recorded), and anything written less than ``min_age`` seconds ago
-(an ``add`` running at the same time stores its blobs before it records its version; one
-that re-adds the files of a deleted version finds them stored and writes nothing, so run
-``gc`` when no such ``add`` is running). The store-level rules, crash safety included, are
-in :mod:`loopml.storage.artifacts.gc`.
+(an ``add`` running at the same time stores its blobs before it records its version). On a
+local store, adds, dataset logging and artifact logging hold the store's collection lock
+shared from their first blob to their record, and a collection holds it exclusive (see
+:meth:`~loopml.storage.artifacts.ContentAddressedStore.guard`): a blob an ``add`` found
+stored, and so did not write again, is not collected before the version naming it is
+recorded. The store-level rules, crash safety included, are in
+:mod:`loopml.storage.artifacts.gc`.
 """
 
 from __future__ import annotations
@@ -52,14 +55,17 @@ def collect_garbage(
 
     if min_age < 0:
         raise InvalidInputError(f"min_age must be 0 seconds or more, got {min_age}")
-    live = stores.metadata.referenced_digests()
-    live.update(check_digest(d) for d in keep)
-    return collect(
-        stores.blobs,
-        live,
-        min_age=min_age,
-        dry_run=dry_run,
-        rewrite_below=rewrite_below,
-        progress=progress,
-        total=total,
-    )
+    extra = {check_digest(d) for d in keep}
+    # Exclusive: every add or artifact log that stored a blob has recorded what names it
+    # before the references are read, and none starts until the collection is done.
+    with stores.blobs.guard(exclusive=True):
+        live = stores.metadata.referenced_digests() | extra
+        return collect(
+            stores.blobs,
+            live,
+            min_age=min_age,
+            dry_run=dry_run,
+            rewrite_below=rewrite_below,
+            progress=progress,
+            total=total,
+        )

@@ -52,8 +52,9 @@ class ArtifactsMixin(ABC):
         if not path.is_file():
             raise ArtifactNotFoundError(f"no file at {path}; check the path")
         dest = _join(artifact_path, path.name)
-        info = self.stores.blobs.put_file(path)
-        return self._record(run_id, [ArtifactRecord(dest, info.digest, info.size)])[0]
+        with self.stores.blobs.guard():  # no garbage collection between blob and record
+            info = self.stores.blobs.put_file(path)
+            return self._record(run_id, [ArtifactRecord(dest, info.digest, info.size)])[0]
 
     def log_artifacts(
         self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
@@ -71,20 +72,22 @@ class ArtifactsMixin(ABC):
                 _join(artifact_path, p.relative_to(root).as_posix()), info.digest, info.size
             )
 
-        if len(files) <= 1:  # a step's single output file: no pool to start and stop
-            return self._record(run_id, [upload(p) for p in files])
-        workers = min(8, (os.cpu_count() or 2) * 2)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            records = list(pool.map(upload, files))
-        return self._record(run_id, records)
+        with blobs.guard():  # no garbage collection between the blobs and the record
+            if len(files) <= 1:  # a step's single output file: no pool to start and stop
+                return self._record(run_id, [upload(p) for p in files])
+            workers = min(8, (os.cpu_count() or 2) * 2)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                records = list(pool.map(upload, files))
+            return self._record(run_id, records)
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> ArtifactRecord:
         """Store bytes as a file of the run."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise InvalidInputError(f"log_bytes needs bytes, got {type(data).__name__}")
         dest = normalize_relative_path(artifact_file)
-        info = self.stores.blobs.put_bytes(bytes(data))
-        return self._record(run_id, [ArtifactRecord(dest, info.digest, info.size)])[0]
+        with self.stores.blobs.guard():  # no garbage collection between blob and record
+            info = self.stores.blobs.put_bytes(bytes(data))
+            return self._record(run_id, [ArtifactRecord(dest, info.digest, info.size)])[0]
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> ArtifactRecord:
         """Store text (UTF-8) as a file of the run."""

@@ -32,6 +32,7 @@ from blake3 import blake3
 
 from loopml.errors import ArtifactNotFoundError, CorruptBlobError, InvalidInputError
 from loopml.storage.artifacts.base import ByteStore, RangeReader
+from loopml.storage.artifacts.fsspec_store import LocalByteStore
 from loopml.storage.artifacts.packs import (
     PACKS,
     PackEntry,
@@ -293,6 +294,34 @@ class ContentAddressedStore:
             self.refresh_packs()
             entry = self._packed.get(digest)
         return None if entry is None else PackEntry(*entry)
+
+    @contextlib.contextmanager
+    def guard(self, exclusive: bool = False) -> Iterator[None]:
+        """Hold the store's collection lock (on a local store; elsewhere a no-op).
+
+        Whatever stores blobs and then records what names them (a dataset version, run
+        artifacts) holds it shared from the first blob to the record, and garbage
+        collection holds it exclusive from reading what is referenced to its last removal:
+        a blob that the writer found stored already (and so did not write again) cannot be
+        collected before the record naming it exists. A store whose folder cannot be
+        written to goes unlocked (nothing can be collected there either).
+        """
+        local = self.bytes if isinstance(self.bytes, LocalByteStore) else None
+        fd = -1
+        if local is not None:
+            try:
+                fd = os.open(local.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                fd = -1
+        try:
+            if fd >= 0:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            if fd >= 0:
+                os.close(fd)  # releases the lock
 
     def pack_writer(self, durable: bool = True) -> PackWriter:
         """A writer of new packs into this store (see :class:`PackWriter`)."""
