@@ -48,11 +48,13 @@ readable store that holds every live blob:
 Concurrency. Another process *writing* during a collection is safe thanks to ``min_age``:
 an ``add`` publishes its packs, loose blobs and chunk lists before it records the version
 that references them, and the collection neither removes nor rewrites anything younger than
-``min_age`` (default an hour), nor the chunks a young chunk list names. One gap remains: an
-``add`` that finds a blob already stored does not write it again, so if that blob is dead
-(a file of a deleted version, added again) and the collection removes it before the ``add``
-records its version, the version names a missing blob; run collections when no such ``add``
-is under way, or check the new versions with ``missing()`` afterwards. Another process
+``min_age`` (default an hour), nor the chunks a young chunk list names. An ``add`` that
+finds a blob already stored does not write it again, so if that blob is dead (a file of a
+deleted version, added again) and the collection removed it before the ``add`` records its
+version, the version would name a missing blob: callers close this with
+:meth:`ContentAddressedStore.guard` (writers hold it shared from their first blob to their
+record, :func:`loopml.data.garbage.collect_garbage` holds it exclusive around reading the
+references and this function); it is a no-op on stores that are not local folders. Another process
 *reading* a pack the collection rewrites or removes may find the pack gone; the
 :class:`ContentAddressedStore` reading it then reads the pack index anew once and retries
 (a file already open on a local store keeps reading). Run one collection at a time on a
