@@ -150,7 +150,12 @@ def test_the_cli_deletes_versions_and_collects(capsys: pytest.CaptureFixture[str
     capsys.readouterr()
     assert main(["data", "rm", "rides"]) == 2  # a bare name needs --all
     assert "--all" in capsys.readouterr().err
-    assert main(["data", "rm", "rides@2"]) != 0  # checked out
+    assert main(["data", "rm", "rides@1", "rides@2"]) == 4  # rides@2 is checked out ...
+    assert "rides.loopml" in capsys.readouterr().err
+    assert main(["data", "list", "--json"]) == 0  # ... so neither was deleted
+    assert json.loads(capsys.readouterr().out)[0]["latest_version"] == 2
+    assert main(["data", "show", "rides@1"]) == 0
+    capsys.readouterr()
     assert main(["data", "rm", "rides@1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"deleted": ["datasets:/rides/1"]}
     assert main(["data", "gc", "--min-age", "0", "--json"]) == 0

@@ -422,7 +422,6 @@ def remove(
     from loopml.errors import InvalidInputError
     from loopml.uris import parse_datasets_uri
 
-    deleted = []
     with _data(tracking_uri) as data:
         parsed = [(ref, parse_datasets_uri(ref, short=True)) for ref in refs]
         for ref, uri in parsed:
@@ -432,11 +431,10 @@ def remove(
                     if uri.version is None
                     else f"{ref!r} names one version; --all takes dataset names (rides)"
                 )
-        for ref, uri in parsed:
-            if all_versions:
-                deleted += data.delete_dataset(uri.name, force=force)
-            else:
-                deleted.append(data.delete(ref, force=force))
+        versions: list[Any] = list(refs)
+        if all_versions:
+            versions = [v for _, u in parsed for v in data.store.list_dataset_versions(u.name)]
+        deleted = data.delete_versions(versions, force=force)  # all checked before any goes
     if json_out:
         print_json({"deleted": [v.uri for v in deleted]})
         return

@@ -497,11 +497,23 @@ class DataClient:
             InvalidStateError: a pointer file of the project or a monitor names the version
                 (pass ``force`` to delete it anyway).
         """
-        version = self.get_version(ref)
+        return self.delete_versions([ref], force)[0]
+
+    def delete_versions(
+        self, refs: Sequence[VersionRef], force: bool = False
+    ) -> list[DatasetVersion]:
+        """Delete several versions, as :meth:`delete`: every one is looked up and checked
+        before any is deleted, so a refusal deletes none."""
+        versions: dict[tuple[str, int], DatasetVersion] = {}
+        for ref in refs:
+            version = self.get_version(ref)
+            versions.setdefault((version.name, version.version), version)
         if not force:
-            self._check_unused(version)
-        self.store.delete_dataset_version(version.name, version.version)
-        return version
+            for version in versions.values():
+                self._check_unused(version)
+        for version in versions.values():
+            self.store.delete_dataset_version(version.name, version.version)
+        return list(versions.values())
 
     def delete_dataset(self, name: str, force: bool = False) -> list[DatasetVersion]:
         """Delete every version of a dataset (the name stays taken; numbering goes on).
@@ -510,12 +522,7 @@ class DataClient:
             InvalidStateError: as for :meth:`delete`, checked for every version first.
         """
         versions = self.store.list_dataset_versions(check_dataset_name(name))
-        if not force:
-            for version in versions:
-                self._check_unused(version)
-        for version in versions:
-            self.store.delete_dataset_version(version.name, version.version)
-        return versions
+        return self.delete_versions(list(versions), force)
 
     def _check_unused(self, version: DatasetVersion) -> None:
         users = []
