@@ -79,7 +79,11 @@ def _progress(description: str, total: int | None = None) -> Iterator[_Bar]:
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    # Not on a terminal (a log, a pipe) a transient bar leaves only an empty line behind.
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
         yield _Bar(bar, bar.add_task(description, total=total))
 
 

@@ -148,7 +148,11 @@ def _progress() -> Iterator[Callable[[], None]]:
         TextColumn("drift: {task.completed} columns tested"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    # Not on a terminal (a log, a pipe) a transient bar leaves only an empty line behind.
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
         task = bar.add_task("drift", total=None)
         yield lambda: bar.advance(task)
 

@@ -50,7 +50,11 @@ def _rows_bar(show: bool) -> Iterator[Callable[[int, int | None], None] | None]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    # Not on a terminal (a log, a pipe) a transient bar leaves only an empty line behind.
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
         task = bar.add_task("scoring", total=None)
 
         def update(done: int, total: int | None) -> None:
