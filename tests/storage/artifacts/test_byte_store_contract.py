@@ -57,6 +57,16 @@ def test_list_and_delete(byte_store: ByteStore) -> None:
     assert sorted(byte_store.list("blobs")) == ["blobs/aa/2", "blobs/bb/3"]
 
 
+def test_delete_many_removes_present_keys_and_ignores_absent_ones(byte_store: ByteStore) -> None:
+    keys = [f"packs/p{i}.pack" for i in range(5)]
+    for key in keys:
+        byte_store.put_bytes(key, key.encode())
+    byte_store.put_bytes("packs/kept.idx", b"kept")
+    byte_store.delete_many([*keys[:3], "packs/never-there.pack", keys[4]])
+    assert sorted(byte_store.list("packs")) == ["packs/kept.idx", keys[3]]
+    byte_store.delete_many([])  # nothing to do
+
+
 @pytest.mark.parametrize(
     "bad", ["../escape", "/etc/passwd", "a/../../b", "s3://other/key", "a\x00b"]
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO, NamedTuple
 
 __all__ = ["ByteStore", "ObjectStat", "ObjectStats", "RangeReader"]
@@ -58,6 +58,12 @@ class ByteStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the object; no error when it is absent."""
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Remove these objects (absent ones are no error), in as few requests as the
+        backend allows; on a failure, some may be gone and the rest not."""
+        for key in keys:
+            self.delete(key)
 
     @abstractmethod
     def close(self) -> None:

@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -289,6 +289,18 @@ class FsspecByteStore(ByteStore, RangeReader, ObjectStats):
             pass
         except Exception as exc:
             raise self._wrap(key, exc) from exc
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        paths = [self._path(k) for k in keys]
+        if not paths:
+            return
+        try:  # S3 and other object stores: one bulk request per 1,000 keys
+            self.fs.rm(paths)
+        except FileNotFoundError:  # some filesystems refuse a batch with an absent key
+            for key in keys:
+                self.delete(key)
+        except Exception as exc:
+            raise self._wrap(keys[0], exc) from exc
 
     def modified(self, key: str) -> float | None:
         try:

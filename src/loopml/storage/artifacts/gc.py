@@ -370,17 +370,21 @@ class _Collector:
         return sum(size + index_size(count) for size, count in planned)
 
     # -- carrying it out -----------------------------------------------------------------
-    def _delete(self, obj: ObjectStat) -> None:
-        try:
-            self.store.delete(obj.key)
-        except (OSError, LoopmlError) as exc:
-            reason = exc.message if isinstance(exc, LoopmlError) else str(exc)
-            raise StoreError(
-                f"cannot delete {obj.key!r} from {self.store.url}: {reason}. Everything still "
-                "needed is intact; make the store writable (permissions, credentials, "
-                "reachability) and run the collection again to finish"
-            ) from exc
-        self.tick(obj.size)
+    def _delete_all(self, objects: list[ObjectStat], batch: int = 1000) -> None:
+        """Delete these objects, a batch (one request on an object store) at a time."""
+        for start in range(0, len(objects), batch):
+            part = objects[start : start + batch]
+            try:
+                self.store.delete_many([o.key for o in part])
+            except (OSError, LoopmlError) as exc:
+                reason = exc.message if isinstance(exc, LoopmlError) else str(exc)
+                names = repr(part[0].key) + (f" and {len(part) - 1} more" if len(part) > 1 else "")
+                raise StoreError(
+                    f"cannot delete {names} from {self.store.url}: {reason}. Everything still "
+                    "needed is intact; make the store writable (permissions, credentials, "
+                    "reachability) and run the collection again to finish"
+                ) from exc
+            self.tick(sum(o.size for o in part))
 
     def rewrite_packs(self) -> list[str]:
         """Copy the live blobs of the sparse packs into new, published packs."""
@@ -399,13 +403,12 @@ class _Collector:
             return writer.publish()
 
     def remove(self) -> None:
-        for obj in self.dead_recipes():  # before any chunk goes
-            self._delete(obj)
-        for obj in self.dead_loose():
-            self._delete(obj)
-        for pack in [*self.rewrite, *self.dead_packs, *self.orphans]:
-            for obj in pack.objects():  # the index first
-                self._delete(obj)
+        self._delete_all(self.dead_recipes())  # before any chunk goes
+        self._delete_all(self.dead_loose())
+        gone = [*self.rewrite, *self.dead_packs, *self.orphans]
+        # Every index before any pack: removing the index is what makes a pack invisible.
+        self._delete_all([p.index for p in gone if p.index is not None])
+        self._delete_all([p.pack for p in gone if p.pack is not None])
         for path, size in self.staging:
             try:
                 if path.is_dir():
