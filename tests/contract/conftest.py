@@ -15,6 +15,9 @@ from loopml.storage.metadata import MetadataStore, open_metadata_store
 
 # Digests the contract's artifact tests refer to (fake: only their existence matters).
 CONTRACT_DIGESTS = ("a" * 64, "b" * 64)
+# File digests the dataset contract names; a server records a version only when it holds
+# the version's manifest and file blobs, so the REST store's server gets these too.
+CONTRACT_FILE_DIGESTS = ("1" * 64, "2" * 64, "3" * 64)
 
 IMPLEMENTATIONS = [
     "sqlite",  # the embedded store: sqlite3 directly, SQLAlchemy for the registry and the rest
@@ -51,7 +54,7 @@ def make_store_uri(kind: str, tmp_path: Path, request: pytest.FixtureRequest) ->
         app, url = request.getfixturevalue("rest_server")
         previous = app.state.stores  # type: ignore[attr-defined]
         stores = open_stores(Settings(tracking_uri=str(tmp_path / "server")))
-        for digest in CONTRACT_DIGESTS:  # the server records only blobs it holds
+        for digest in (*CONTRACT_DIGESTS, *CONTRACT_FILE_DIGESTS):  # it records only held blobs
             stores.blobs.bytes.put_bytes(stores.blobs.key_for(digest), b"contract test blob")
         app.state.stores = stores  # type: ignore[attr-defined]
         request.addfinalizer(lambda: _restore(app, previous))

@@ -29,10 +29,15 @@ from loopml.errors import (
 )
 from loopml.storage.metadata import MetadataStore, open_metadata_store
 from loopml.uris import DatasetUri
-from tests.contract.conftest import CONTRACT_DIGESTS, IMPLEMENTATIONS, make_store_uri
+from tests.contract.conftest import (
+    CONTRACT_DIGESTS,
+    CONTRACT_FILE_DIGESTS,
+    IMPLEMENTATIONS,
+    make_store_uri,
+)
 
 MANIFEST_A, MANIFEST_B = CONTRACT_DIGESTS
-FILE_1, FILE_2, FILE_3 = "1" * 64, "2" * 64, "3" * 64
+FILE_1, FILE_2, FILE_3 = CONTRACT_FILE_DIGESTS
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

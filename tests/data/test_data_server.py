@@ -41,6 +41,13 @@ def test_add_get_and_lineage_through_a_server(
         body = {"files": [], "digest": "e" * 64, "kind": "files"}
         answer = httpx.post(f"{url}/api/v1/datasets/rides/versions", json=body)
         assert answer.status_code == 400 and "upload" in answer.json()["message"]
+        # Nor one whose file blobs it lacks (the manifest held, one file's blob not).
+        manifest = lm.data.get_version("rides@1").digest
+        files = [{"path": "a.txt", "digest": "e" * 64, "size": 3}]
+        body = {"files": files, "digest": manifest, "kind": "files"}
+        answer = httpx.post(f"{url}/api/v1/datasets/rides/versions", json=body)
+        assert answer.status_code == 400 and "file blobs" in answer.json()["message"]
+        assert lm.data.list_versions("rides")[0].version == 1  # nothing was recorded
         assert httpx.get(f"{url}/api/v1/datasets/nope").status_code == 404
     server_side = lm.TrackingClient(str(tmp_path / "server"))
     assert server_side.stores.metadata.get_dataset("rides").latest_version == 1

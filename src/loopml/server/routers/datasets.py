@@ -43,27 +43,37 @@ def create_version(
 ) -> dict[str, Any]:
     """Record the next version of a dataset (the dataset is made on its first version).
 
-    The manifest blob must be uploaded first (clients upload it after every file), so a
-    version is never recorded whose files the server does not hold.
+    The files' blobs and then the manifest blob must be uploaded first (clients upload the
+    manifest after every file); a version is never recorded whose blobs the server does not
+    hold.
     """
-    if not stores.blobs.has(body.digest):
-        raise InvalidInputError(
-            f"the server does not hold the manifest blob {body.digest}; upload the version's "
-            "files and then its manifest before recording it"
+    # Checked and recorded under the store's collection lock, so a garbage collection
+    # cannot take a blob between the check and the record.
+    with stores.blobs.guard():
+        if not stores.blobs.has(body.digest):
+            raise InvalidInputError(
+                f"the server does not hold the manifest blob {body.digest}; upload the "
+                "version's files and then its manifest before recording it"
+            )
+        missing = stores.blobs.missing(f.digest for f in body.files)
+        if missing:
+            raise InvalidInputError(
+                f"the server does not hold {len(missing)} of the version's file blobs (e.g. "
+                f"{min(missing)}); upload them before recording the version (run the add again)"
+            )
+        made = stores.metadata.create_dataset_version(
+            name,
+            [DatasetFile(f.path, f.digest, f.size) for f in body.files],
+            digest=body.digest,
+            kind=body.kind,
+            source=body.source,
+            created_by=body.created_by,
+            run_id=body.run_id,
+            description=body.description,
+            rows=body.rows,
+            schema=body.schema_,
+            profile=body.profile,
         )
-    made = stores.metadata.create_dataset_version(
-        name,
-        [DatasetFile(f.path, f.digest, f.size) for f in body.files],
-        digest=body.digest,
-        kind=body.kind,
-        source=body.source,
-        created_by=body.created_by,
-        run_id=body.run_id,
-        description=body.description,
-        rows=body.rows,
-        schema=body.schema_,
-        profile=body.profile,
-    )
     return version_to_json(made)
 
 
