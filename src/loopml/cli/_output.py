@@ -109,3 +109,12 @@ def fmt_duration(ms: int | None) -> str:
         return f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def stderr_progress(*columns: Any) -> Any:
+    """A transient rich progress bar on stderr, silent when stderr is not a terminal (drawn
+    to a pipe or a log it would leave only an empty line behind)."""
+    from rich.progress import Progress
+
+    console = _console(stderr=True)
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)

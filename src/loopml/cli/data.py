@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from loopml.cli._common import JsonOption, TrackingUriOption, client_for
-from loopml.cli._output import fmt_time, print_json, print_table
+from loopml.cli._output import fmt_time, print_json, print_table, stderr_progress
 
 if TYPE_CHECKING:
     from loopml.data import DataClient
@@ -62,11 +62,9 @@ class _Bar:
 @contextmanager
 def _progress(description: str, total: int | None = None) -> Iterator[_Bar]:
     """A rich byte-progress bar on stderr; yields the callbacks that drive it."""
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
-        Progress,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
@@ -79,11 +77,7 @@ def _progress(description: str, total: int | None = None) -> Iterator[_Bar]:
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    console = Console(stderr=True)
-    # Not on a terminal (a log, a pipe) a transient bar leaves only an empty line behind.
-    with Progress(
-        *columns, console=console, transient=True, disable=not console.is_terminal
-    ) as bar:
+    with stderr_progress(*columns) as bar:
         yield _Bar(bar, bar.add_task(description, total=total))
 
 

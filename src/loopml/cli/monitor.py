@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopml.cli._common import JsonOption, TrackingUriOption, client_for, parse_assignments
-from loopml.cli._output import print_json, print_table
+from loopml.cli._output import print_json, print_table, stderr_progress
 
 if TYPE_CHECKING:
     from loopml.monitoring import DriftReport
@@ -140,19 +140,14 @@ def drift(
 @contextmanager
 def _progress() -> Iterator[Callable[[], None]]:
     """A rich spinner counting finished columns, on stderr, gone when done."""
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = (
         SpinnerColumn(),
         TextColumn("drift: {task.completed} columns tested"),
         TimeElapsedColumn(),
     )
-    console = Console(stderr=True)
-    # Not on a terminal (a log, a pipe) a transient bar leaves only an empty line behind.
-    with Progress(
-        *columns, console=console, transient=True, disable=not console.is_terminal
-    ) as bar:
+    with stderr_progress(*columns) as bar:
         task = bar.add_task("drift", total=None)
         yield lambda: bar.advance(task)
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from loopml.cli._common import JsonOption, TrackingUriOption, use_tracking_uri
-from loopml.cli._output import print_json, print_table
+from loopml.cli._output import print_json, print_table, stderr_progress
 
 
 def _model_uri(text: str) -> str:
@@ -32,11 +32,9 @@ def _rows_bar(show: bool) -> Iterator[Callable[[int, int | None], None] | None]:
     if not show:
         yield None
         return
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
@@ -50,11 +48,7 @@ def _rows_bar(show: bool) -> Iterator[Callable[[int, int | None], None] | None]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    console = Console(stderr=True)
-    # Not on a terminal (a log, a pipe) a transient bar leaves only an empty line behind.
-    with Progress(
-        *columns, console=console, transient=True, disable=not console.is_terminal
-    ) as bar:
+    with stderr_progress(*columns) as bar:
         task = bar.add_task("scoring", total=None)
 
         def update(done: int, total: int | None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -508,36 +508,32 @@ class DataClient:
         for ref in refs:
             version = self.get_version(ref)
             versions.setdefault((version.name, version.version), version)
-        if not force:
-            for version in versions.values():
-                self._check_unused(version)
+        if not force and versions:
+            self._check_unused(versions.values())
         for version in versions.values():
             self.store.delete_dataset_version(version.name, version.version)
         return list(versions.values())
 
-    def delete_dataset(self, name: str, force: bool = False) -> list[DatasetVersion]:
-        """Delete every version of a dataset (the name stays taken; numbering goes on).
-
-        Raises:
-            InvalidStateError: as for :meth:`delete`, checked for every version first.
-        """
-        versions = self.store.list_dataset_versions(check_dataset_name(name))
-        return self.delete_versions(list(versions), force)
-
-    def _check_unused(self, version: DatasetVersion) -> None:
-        users = []
+    def _check_unused(self, versions: Iterable[DatasetVersion]) -> None:
+        """Refuse versions a pointer file of the project or a monitor names (each is
+        read once, whatever the number of versions)."""
+        users: dict[str, list[str]] = {}
         for file in self.pointers():
             pointer = read_pointer(file)
-            if (pointer.name, pointer.version) == (version.name, version.version):
-                users.append(str(file.relative_to(self.project)))
-        users += [
-            f"monitor {m.name}" for m in self.store.list_monitors() if m.reference == version.uri
-        ]
-        if users:
-            raise InvalidStateError(
-                f"{version.name}@{version.version} is in use by {', '.join(users)}; point "
-                "them at another version first (or delete them), or pass --force"
-            )
+            ref = f"{pointer.name}@{pointer.version}"
+            users.setdefault(ref, []).append(str(file.relative_to(self.project)))
+        for monitor in self.store.list_monitors():
+            users.setdefault(monitor.reference, []).append(f"monitor {monitor.name}")
+        for version in versions:
+            names = [
+                *users.get(f"{version.name}@{version.version}", []),
+                *users.get(version.uri, []),
+            ]
+            if names:
+                raise InvalidStateError(
+                    f"{version.name}@{version.version} is in use by {', '.join(names)}; point "
+                    "them at another version first (or delete them), or pass --force"
+                )
 
     def _pointer_digests(self) -> set[str]:
         """The manifests the project's pointers name and the files in them (kept by gc

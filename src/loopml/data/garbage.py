@@ -48,13 +48,10 @@ def collect_garbage(
     alone (1.0: every pack holding a removable blob; 0: none, only whole dead packs go).
 
     Raises:
-        InvalidInputError: a malformed digest in ``keep``, or a negative ``min_age``.
+        InvalidInputError: a malformed digest in ``keep``, or a bad ``min_age`` or
+            ``rewrite_below`` (checked by :func:`~loopml.storage.artifacts.gc.collect`).
         StoreError: the store cannot be written (nothing that is kept is lost).
     """
-    from loopml.errors import InvalidInputError
-
-    if min_age < 0:
-        raise InvalidInputError(f"min_age must be 0 seconds or more, got {min_age}")
     extra = {check_digest(d) for d in keep}
     # Exclusive: every add or artifact log that stored a blob has recorded what names it
     # before the references are read, and none starts until the collection is done.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +11,7 @@ from loopml.config import DEFAULT_TRACKING_URI
 
 if TYPE_CHECKING:
     from loopml.config import Settings
+    from loopml.entities import ArtifactRecord
     from loopml.storage.artifacts.cas import ContentAddressedStore
     from loopml.storage.metadata.base import MetadataStore
 
@@ -24,6 +26,25 @@ class Stores:
     blobs: ContentAddressedStore
     tracking_uri: str
     artifact_uri: str
+
+    def record_held(self, run_id: str, records: Sequence[ArtifactRecord]) -> None:
+        """Record files of a run whose blobs someone else uploaded: checked to be stored and
+        recorded under the store's collection lock, so a garbage collection cannot take a
+        blob in between (an upload that found its blob stored wrote nothing).
+
+        Raises:
+            InvalidInputError: a blob is not stored (upload it, then record again).
+        """
+        from loopml.errors import InvalidInputError
+
+        with self.blobs.guard():
+            missing = self.blobs.missing(r.digest for r in records)
+            if missing:
+                raise InvalidInputError(
+                    f"{len(missing)} blob(s) are not stored (e.g. {min(missing)}); upload them "
+                    "(PUT /api/v1/blobs/<digest>) and record the files again"
+                )
+            self.metadata.record_artifacts(run_id, records)
 
     def close(self) -> None:
         """Release database and HTTP connections."""

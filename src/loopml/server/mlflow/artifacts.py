@@ -23,7 +23,6 @@ from loopml.entities import ArtifactRecord, LifecycleStage
 from loopml.entities.validation import normalize_relative_path
 from loopml.errors import (
     ArtifactNotFoundError,
-    InvalidInputError,
     InvalidPathError,
     InvalidStateError,
     RunNotFoundError,
@@ -97,20 +96,8 @@ async def upload_artifact(path: str, request: Request, stores: StoresDep) -> dic
         raise InvalidStateError(f"run {run_id} is deleted; restore it before logging artifacts")
     info = await receive_blob(request, stores)
     record = ArtifactRecord(rel, info.digest, info.size)
-    await run_in_threadpool(_record_held, stores, run_id, record)
+    await run_in_threadpool(stores.record_held, run_id, [record])
     return {}
-
-
-def _record_held(stores: Stores, run_id: str, record: ArtifactRecord) -> None:
-    """Record an uploaded file, checking under the store's collection lock that its blob is
-    still there (a garbage collection may have run since the upload found it stored)."""
-    with stores.blobs.guard():
-        if stores.blobs.missing([record.digest]):
-            raise InvalidInputError(
-                f"the blob of {record.path} was removed while it was uploaded (a garbage "
-                "collection ran); upload the file again"
-            )
-        stores.metadata.record_artifacts(run_id, [record])
 
 
 def _find(stores: Stores, exp_id: str, run_id: str, rel: str) -> ArtifactRecord:

@@ -200,14 +200,7 @@ def metric_history(
 def record_artifacts(run_id: str, body: ArtifactRecordsBody, stores: StoresDep) -> dict[str, Any]:
     """Record files of a run; every blob must already be stored."""
     records = [ArtifactRecord(normalize_relative_path(p), d, s) for p, d, s in body.records]
-    with stores.blobs.guard():  # no garbage collection between the check and the record
-        missing = stores.blobs.missing(r.digest for r in records)
-        if missing:
-            raise InvalidInputError(
-                f"{len(missing)} blob(s) are not stored yet (e.g. {sorted(missing)[0]}); "
-                "upload them with PUT /api/v1/blobs/<digest> first"
-            )
-        stores.metadata.record_artifacts(run_id, records)
+    stores.record_held(run_id, records)
     return {}
 
 

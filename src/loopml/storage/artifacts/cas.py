@@ -17,6 +17,7 @@ Writes are skipped when the blob is stored in any form.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import os
@@ -315,8 +316,6 @@ class ContentAddressedStore:
                 fd = -1
         try:
             if fd >= 0:
-                import fcntl
-
                 fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
         finally:
