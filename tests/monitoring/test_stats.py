@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -58,6 +59,23 @@ def test_large_samples_use_the_asymptotic_p_value_as_scipy_does() -> None:
     assert result.ks == pytest.approx(expected.statistic, abs=1e-12)
     assert result.ks_p_value == pytest.approx(expected.pvalue, rel=1e-9)
     assert result.wasserstein_raw == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-9)
+
+
+def test_columns_compared_in_threads_never_raise_scipys_fallback_warning() -> None:
+    """Where SciPy's exact KS sum fails it warns and uses the asymptotic value; columns are
+    compared in threads, and one thread must not undo another's silencing of that warning
+    (under ``-W error`` the warning would otherwise abort a drift check)."""
+    ref = np.sort(np.random.default_rng(4).integers(1, 4, 3000).astype(float))
+    cur = np.sort(np.random.default_rng(104).integers(1, 4, 3000).astype(float))
+    expected = stats.ks_2samp(ref, cur, method="asymp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(RuntimeWarning, match="Exact calculation unsuccessful"):
+            stats.ks_2samp(ref, cur)  # the case this test is about
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda _: compare_sorted(ref, cur), range(64)))
+    assert all(r.ks == pytest.approx(expected.statistic, abs=1e-12) for r in results)
+    assert all(r.ks_p_value == pytest.approx(expected.pvalue, rel=1e-9) for r in results)
 
 
 _counts = hnp.arrays(np.int64, st.integers(2, 12), elements=st.integers(0, 400))

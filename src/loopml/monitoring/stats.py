@@ -28,6 +28,7 @@ replaced by :data:`PSI_EPSILON` (1e-4, i.e. 0.01 %) on either side before the su
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 PSI_EPSILON = 1e-4
+_WARNINGS_LOCK = threading.Lock()
 EXACT_KS_MAX = 10_000  # scipy.stats.ks_2samp's "auto" method is exact up to this size
 _MIN_EXPECTED = 5.0
 
@@ -138,8 +140,10 @@ def ks_pvalue(d: float, n: int, m: int, exact_from: tuple[Any, Any] | None = Non
     from scipy import stats
 
     if exact_from is not None and max(n, m) <= EXACT_KS_MAX:
-        with warnings.catch_warnings():
-            # where the exact sum fails, SciPy warns and falls back to the asymptotic value
+        # Where the exact sum fails, SciPy warns and falls back to the asymptotic value.
+        # catch_warnings swaps process-wide state, and columns are compared in threads:
+        # without the lock one thread's exit restores the filters another is relying on.
+        with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return float(stats.ks_2samp(exact_from[0], exact_from[1]).pvalue)
     big, small = max(n, m), min(n, m)
