@@ -47,6 +47,11 @@ class Settings:
         capture_packages: also record the installed packages (an artifact per environment).
         sqlite_busy_timeout: milliseconds SQLite waits for a lock held by another process.
         http_timeout: seconds the REST client waits for a loopml server.
+        tracking_token: the token the REST client sends a loopml server that checks tokens
+            (``Authorization: Bearer``); see ``loopml tokens``.
+        server_auth_file: for ``loopml server``: a token file (made by ``loopml tokens
+            create``); when set, every request but ``/health`` and the API docs needs one of
+            its tokens. Empty: no authentication.
         s3_endpoint_url: endpoint of an S3-compatible server (empty: AWS's default).
         allow_unapproved_champion: let the registry set the ``champion`` alias on a version
             that is not approved.
@@ -81,6 +86,8 @@ class Settings:
     capture_packages: bool = True
     sqlite_busy_timeout: int = 60_000
     http_timeout: float = 30.0
+    tracking_token: str = field(default="", repr=False)
+    server_auth_file: str = ""
     s3_endpoint_url: str = ""
     allow_unapproved_champion: bool = False
     require_passing_gate: bool = False

@@ -29,6 +29,7 @@ COMMANDS = {
     "predict": "loopml.cli.predict:predict",
     "scheduler": "loopml.cli.schedule:scheduler",
     "server": "loopml.cli.server:server",
+    "tokens": "loopml.cli.tokens:app",
 }
 
 app = typer.Typer(
