@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from loopml.errors import (
         AlreadyExistsError,
         ArtifactNotFoundError,
+        AuthenticationError,
         ConfigurationError,
         ConflictError,
         CorruptBlobError,
@@ -133,6 +134,7 @@ _EXPORTS: dict[str, str] = {
     "ActiveRun": "loopml.tracking.fluent",
     "AlreadyExistsError": "loopml.errors",
     "ArtifactNotFoundError": "loopml.errors",
+    "AuthenticationError": "loopml.errors",
     "DataSchemaError": "loopml.errors",
     "DatasetNotFoundError": "loopml.errors",
     "DatasetVersionNotFoundError": "loopml.errors",
@@ -253,6 +255,7 @@ __all__ = [
     "ActiveRun",
     "AlreadyExistsError",
     "ArtifactNotFoundError",
+    "AuthenticationError",
     "ArtifactRecord",
     "ConfigurationError",
     "ConflictError",
