@@ -19,7 +19,7 @@ from typing import Any
 
 from loopml.errors import ConfigurationError
 
-__all__ = ["DEFAULT_TRACKING_URI", "Settings", "load_settings"]
+__all__ = ["DEFAULT_TRACKING_URI", "Settings", "load_settings", "parse_run_tags"]
 
 DEFAULT_TRACKING_URI = "./.loopml"
 _PREFIX = "LOOPML_"
@@ -59,6 +59,8 @@ class Settings:
             verdict (``loopml gate``) passed.
         user: who the model registry's audit log names for changes made from this process
             (empty: the login name).
+        run_tags: tags set on every run this process starts (``key=value`` pairs separated
+            by commas), e.g. a CI build number.
         data_sync: flush the blobs ``loopml data add`` and ``pull`` store to disk before
             the version is recorded. Off is faster on slow disks, but a crash soon after may
             leave recorded versions whose files are lost.
@@ -92,6 +94,7 @@ class Settings:
     allow_unapproved_champion: bool = False
     require_passing_gate: bool = False
     user: str = ""
+    run_tags: str = ""
     data_sync: bool = True
     deployment_poll_interval: float = 1.0
     prediction_log_flush_interval: float = 5.0
@@ -143,6 +146,7 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigurationError(
             "deployment_poll_interval and prediction_log_flush_interval must be > 0 seconds"
         )
+    parse_run_tags(settings.run_tags)
     for name in (
         "prediction_log_max_rows",
         "prediction_log_queue_size",
@@ -153,6 +157,21 @@ def _validated(settings: Settings) -> Settings:
         if getattr(settings, name) < 1:
             raise ConfigurationError(f"{name} must be >= 1")
     return settings
+
+
+def parse_run_tags(text: str) -> dict[str, str]:
+    """The ``run_tags`` setting as a dict (ConfigurationError when malformed)."""
+    tags: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(
+                f"run_tags must be key=value pairs separated by commas; {part.strip()!r} is not"
+            )
+        tags[key.strip()] = value.strip()
+    return tags
 
 
 def _config_file(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ read once per process, because scanning them is the slow part.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import json
@@ -165,6 +166,11 @@ def capture_run_context(*, packages: bool = True) -> RunContext:
             tags["loopml.source.git.remote"] = state.remote or ""
         if script is not None:
             entry = _relative_to(script, root)
+        here = _cwd()
+        if here is not None:
+            # where it was started from, inside the repository (scripts may rely on it)
+            with contextlib.suppress(ValueError):
+                tags["loopml.source.cwd"] = here.resolve().relative_to(root).as_posix()
     tags["loopml.source.entry_point"] = entry
     tags["loopml.source.argv"] = _argv_json(redact_argv(sys.argv[1:]))
     tags["loopml.python.version"] = platform.python_version()
