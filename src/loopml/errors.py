@@ -43,7 +43,8 @@ errors in one place instead of guessing::
      ├── PredictionError (500, exit 1)             a served model raised inside predict
      ├── ModelLoadError (400, exit 2)              a model that cannot be loaded here
      ├── ConfigurationError (400, exit 2)          a setting that cannot be used
-     └── AuthenticationError (401, exit 7)         a server wants a token: none or a wrong one
+     ├── AuthenticationError (401, exit 7)         a server wants a token: none or a wrong one
+     └── PermissionDeniedError (403, exit 8)       a read-only token asked for a change
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ __all__ = [
     "NotFoundError",
     "ParamConflictError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "PipelineDefinitionError",
     "PredictionError",
     "RegisteredModelNotFoundError",
@@ -320,3 +322,11 @@ class AuthenticationError(LoopmlError):
     http_status = 401
     exit_code = 7
     code = "UNAUTHENTICATED"
+
+
+class PermissionDeniedError(LoopmlError):
+    """A loopml server knows the token, but it may not make this change (a read-only token)."""
+
+    http_status = 403
+    exit_code = 8
+    code = "PERMISSION_DENIED"

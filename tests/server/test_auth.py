@@ -7,6 +7,8 @@ import base64
 import json
 import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -19,7 +21,7 @@ import pytest
 import loopml as lm
 from loopml.cli.main import main
 from loopml.config import Settings
-from loopml.errors import AuthenticationError, ConfigurationError
+from loopml.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
 from loopml.server.app import create_app
 from tests._servers.loopml import serve_in_thread
 
@@ -63,7 +65,10 @@ def test_the_token_file_keeps_digests_only_and_is_private(
     assert alice not in text and bob not in text and "alice:" in text and "bob:" in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert main(["tokens", "list", "--file", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == [{"name": "alice"}, {"name": "bob"}]
+    assert json.loads(capsys.readouterr().out) == [
+        {"name": "alice", "role": "write"},
+        {"name": "bob", "role": "write"},
+    ]
 
     assert main(["tokens", "create", "alice", "--file", str(path)]) == 4  # taken
     assert "revoke it first" in capsys.readouterr().err
@@ -128,6 +133,41 @@ def test_the_python_api_works_with_a_token_and_changes_name_the_tokens_user(
         meta.create_deployment("fares", {"model": "models:/fares/1"}, actor="mallory")
         meta.delete_deployment("fares", actor="mallory")
         assert [e.actor for e in meta.deployment_history("fares")] == ["alice", "alice"]
+
+
+def test_a_read_only_token_reads_and_searches_but_changes_nothing(
+    server: str, tokens: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, alice, _ = tokens
+    assert (
+        main(["tokens", "create", "dashboard", "--read-only", "--file", str(path), "--json"]) == 0
+    )
+    reader = json.loads(capsys.readouterr().out)
+    assert reader["role"] == "read" and "dashboard:" in path.read_text()
+    assert [line.endswith(":read") for line in path.read_text().splitlines()[1:]] == [
+        False, False, True
+    ]  # fmt: skip
+    with closing(_client(server, alice)) as writer:
+        exp = writer.create_experiment("shared")
+        writer.create_run(exp)
+    with closing(_client(server, reader["token"])) as client:
+        assert [e.name for e in client.search_experiments()][:1] == ["shared"]
+        assert len(client.search_runs([exp])) == 1  # a POST search is a read
+        with pytest.raises(PermissionDeniedError, match=r"read-only.*POST /api/v1/experiments"):
+            client.create_experiment("mine")
+    auth = {"Authorization": f"Bearer {reader['token']}"}
+    mlflow_search = httpx.post(
+        f"{server}/api/2.0/mlflow/runs/search", json={"experiment_ids": [exp]}, headers=auth
+    )
+    assert mlflow_search.status_code == 200 and len(mlflow_search.json()["runs"]) == 1
+    refused = httpx.post(f"{server}/api/2.0/mlflow/experiments/create", json={"name": "x"},
+                         headers=auth)  # fmt: skip
+    assert refused.status_code == 403 and refused.json()["type"] == "PermissionDeniedError"
+    exe = Path(sys.executable).with_name("loopml")
+    env = {**os.environ, "LOOPML_TRACKING_URI": server, "LOOPML_TRACKING_TOKEN": reader["token"]}
+    done = subprocess.run([str(exe), "experiments", "create", "mine"], env=env,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 8 and "read-only" in done.stderr
 
 
 def test_a_revoked_token_stops_working_without_a_restart(

@@ -37,6 +37,9 @@ FileOption = Annotated[
 @app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="The user the token is for (names their changes).")],
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="The token may read, not change anything.")
+    ] = False,
     file: FileOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -44,9 +47,10 @@ def create(
     from loopml.server.auth import TokenFile
 
     tokens = TokenFile(_file(file))
-    token = tokens.create(name)
+    role = "read" if read_only else "write"
+    token = tokens.create(name, role)
     if json_out:
-        print_json({"name": name, "token": token, "file": str(tokens.path)})
+        print_json({"name": name, "role": role, "token": token, "file": str(tokens.path)})
         return
     typer.echo(token)
     typer.echo(
@@ -62,11 +66,11 @@ def list_(file: FileOption = None, json_out: JsonOption = False) -> None:
     from loopml.server.auth import TokenFile
 
     tokens = TokenFile(_file(file))
-    entries = sorted(tokens.entries())
+    entries = sorted(tokens.entries().values(), key=lambda e: e.name)
     if json_out:
-        print_json([{"name": name} for name in entries])
+        print_json([{"name": e.name, "role": e.role} for e in entries])
         return
-    print_table(["user"], [[name] for name in entries], title=str(tokens.path))
+    print_table(["user", "role"], [[e.name, e.role] for e in entries], title=str(tokens.path))
 
 
 @app.command("revoke")

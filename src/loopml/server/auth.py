@@ -1,7 +1,9 @@
 """Tokens for the tracking server: who may call it, and under which name.
 
-A token file holds one line per user, ``name:sha256-of-the-token`` (``#`` starts a comment);
-the tokens themselves are never stored. :class:`TokenFile` creates, lists and revokes
+A token file holds one line per user, ``name:sha256-of-the-token`` or
+``name:sha256-of-the-token:read`` for a read-only user (``#`` starts a comment); the tokens
+themselves are never stored. A read-only token may read (GET, and the POST searches) and is
+refused (403) any change. :class:`TokenFile` creates, lists and revokes
 entries (each change written to a temporary file and renamed over the old one) and checks
 a presented token. :class:`AuthMiddleware` makes every request but ``/health`` and the API
 docs carry one of them, as ``Authorization: Bearer <token>`` (what loopml's client and
@@ -67,12 +69,23 @@ def check_user_name(name: object) -> str:
     return name
 
 
+ROLES = ("write", "read")
+# POST routes that only read (MLflow's searches take their filters in a body).
+_READING_POSTS = ("/search", "/get-latest-versions")
+
+
 @dataclass(frozen=True)
 class TokenEntry:
-    """One user of the server and the SHA-256 digest of their token."""
+    """One user of the server, the SHA-256 digest of their token, and their role
+    (``write``: everything; ``read``: reads only)."""
 
     name: str
     digest: str
+    role: str = "write"
+
+    def line(self) -> str:
+        """The entry as a line of the token file."""
+        return f"{self.name}:{self.digest}" + (":read" if self.role == "read" else "")
 
 
 def _parse(text: str, path: Path) -> dict[str, TokenEntry]:
@@ -81,15 +94,16 @@ def _parse(text: str, path: Path) -> dict[str, TokenEntry]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        name, sep, digest = line.rpartition(":")
-        if not sep or not _NAME.match(name) or not _HASH.match(digest):
+        name, sep, rest = line.partition(":")
+        digest, _, role = rest.partition(":")
+        if not sep or not _NAME.match(name) or not _HASH.match(digest) or role not in ("", "read"):
             raise ConfigurationError(
-                f"{path}, line {number}: expected `name:sha256-hex`, got {line[:80]!r}; "
-                "fix the line or manage the file with `loopml tokens`"
+                f"{path}, line {number}: expected `name:sha256-hex` or `name:sha256-hex:read`, "
+                f"got {line[:80]!r}; fix the line or manage the file with `loopml tokens`"
             )
         if name in entries:
             raise ConfigurationError(f"{path}, line {number}: {name!r} is listed twice")
-        entries[name] = TokenEntry(name, digest)
+        entries[name] = TokenEntry(name, digest, role or "write")
     return entries
 
 
@@ -145,20 +159,22 @@ class TokenFile:
         self._current()
         return self._error
 
-    def user_for(self, token: str, name: str | None = None) -> str | None:
+    def user_for(self, token: str, name: str | None = None) -> TokenEntry | None:
         """The user whose token this is (and, when given, whose name matches), or None."""
         digest = _digest(token)
         found = None
         for entry in self._current().values():
             # compare every entry, in constant time each, so timing tells nothing
             if hmac.compare_digest(entry.digest, digest) and (name is None or name == entry.name):
-                found = entry.name
+                found = entry
         return found
 
     # -- changing --------------------------------------------------------------------------
-    def create(self, name: str) -> str:
+    def create(self, name: str, role: str = "write") -> str:
         """Add a user; returns their new token (shown once: only its digest is kept)."""
         check_user_name(name)
+        if role not in ROLES:
+            raise ConfigurationError(f"a token's role is write or read, not {role!r}")
         entries = self.entries()
         if name in entries:
             raise AlreadyExistsError(
@@ -166,7 +182,7 @@ class TokenFile:
                 f"(`loopml tokens revoke {name}`) to issue a new one"
             )
         token = _PREFIX + secrets.token_urlsafe(32)
-        entries[name] = TokenEntry(name, _digest(token))
+        entries[name] = TokenEntry(name, _digest(token), role)
         self._write(entries)
         return token
 
@@ -180,8 +196,8 @@ class TokenFile:
 
     def _write(self, entries: dict[str, TokenEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lines = ["# loopml server tokens: name:sha256(token); manage with `loopml tokens`"]
-        lines += [f"{e.name}:{e.digest}" for e in sorted(entries.values(), key=lambda e: e.name)]
+        lines = ["# loopml server tokens: name:sha256(token)[:read]; manage with `loopml tokens`"]
+        lines += [e.line() for e in sorted(entries.values(), key=lambda e: e.name)]
         tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -266,12 +282,30 @@ class AuthMiddleware:
                     "issued with `loopml tokens create NAME`",
                 )
             return
+        if user.role == "read" and not _reads(scope):
+            await _answer(
+                send,
+                403,
+                "PERMISSION_DENIED",
+                "PermissionDeniedError",
+                f"{user.name}'s token is read-only: it cannot {scope.get('method')} "
+                f"{scope.get('path')}; ask for a token that may write",
+            )
+            return
         headers = [(k, v) for k, v in headers if k.lower() != b"x-loopml-actor"]
-        headers.append((b"x-loopml-actor", user.encode("utf-8")))
+        headers.append((b"x-loopml-actor", user.name.encode("utf-8")))
         scope = dict(scope, headers=headers)
         scope.setdefault("state", {})
-        scope["state"] = {**scope["state"], _USER_KEY: user}
+        scope["state"] = {**scope["state"], _USER_KEY: user.name}
         await self.app(scope, receive, send)
+
+
+def _reads(scope: Scope) -> bool:
+    """True for a request that changes nothing."""
+    method = scope.get("method", "GET")
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    return method == "POST" and str(scope.get("path", "")).endswith(_READING_POSTS)
 
 
 async def _answer(send: Send, status: int, code: str, kind: str, message: str) -> None:
