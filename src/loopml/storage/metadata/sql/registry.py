@@ -71,7 +71,7 @@ _VTAGS = _tables.MODEL_VERSION_TAGS
 _ALIASES = _tables.MODEL_ALIASES
 _APPROVALS = _tables.APPROVALS
 _AUDIT = _tables.AUDIT_LOG
-RENAME_ACTION = "rename_model"
+_RENAME = "rename_model"
 _ACTIONS = {
     VersionStatus.APPROVED: "approve",
     VersionStatus.REJECTED: "reject",
@@ -124,7 +124,7 @@ def _history_clause(renames: Sequence[tuple[int, str, str]], name: str) -> Any:
         _AUDIT.c.name == name,
         _AUDIT.c.id.in_([i for i, old, _ in renames if old == name]),
     ]
-    # (name, lower bound, upper bound) of the earlier names still to follow
+    # (the rename into a name, the name before it): earlier names still to follow
     todo = [(i, old) for i, old, new in renames if new == name]
     seen: set[tuple[int, str]] = set()
     while todo:
@@ -428,7 +428,7 @@ class SqlRegistryMixin(RegistryStore):
                     raise clash
                 self._move_rows(conn, row, new_name)
                 before, after = {"name": name}, {"name": new_name}
-                self._audit(conn, actor, RENAME_ACTION, new_name, before=before, after=after)
+                self._audit(conn, actor, _RENAME, new_name, before=before, after=after)
         except SqlIntegrityError as exc:
             # Another writer created the new name between our check and our insert.
             raise clash from exc
@@ -762,7 +762,7 @@ class SqlRegistryMixin(RegistryStore):
         """Every rename in the audit log as (entry id, old name, new name), oldest first."""
         rows = conn.execute(
             select(_AUDIT.c.id, _AUDIT.c.name, _AUDIT.c.before)
-            .where(_AUDIT.c.action == RENAME_ACTION)
+            .where(_AUDIT.c.action == _RENAME)
             .order_by(_AUDIT.c.id)
         ).all()
         return [(r.id, str(json.loads(r.before or "{}").get("name", "")), r.name) for r in rows]
