@@ -13,19 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, cast
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Table,
-    and_,
-    delete,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.entities import PagedList, RunTag
@@ -58,9 +46,14 @@ from loopml.storage.metadata.registry_base import (
 )
 from loopml.storage.metadata.search import decode_page_token, encode_page_token
 from loopml.storage.metadata.sql import registry_models as _tables
-from loopml.storage.metadata.sql.data_models import LINEAGE_EDGES as _EDGES
 from loopml.storage.metadata.sql.direct import check_max_results, now_ms
 from loopml.storage.metadata.sql.engine import write_transaction
+from loopml.storage.metadata.sql.registry_rename import (
+    RENAME_ACTION,
+    history_clause,
+    move_model,
+    renames,
+)
 
 __all__ = ["SqlRegistryMixin"]
 
@@ -71,7 +64,6 @@ _VTAGS = _tables.MODEL_VERSION_TAGS
 _ALIASES = _tables.MODEL_ALIASES
 _APPROVALS = _tables.APPROVALS
 _AUDIT = _tables.AUDIT_LOG
-_RENAME = "rename_model"
 _ACTIONS = {
     VersionStatus.APPROVED: "approve",
     VersionStatus.REJECTED: "reject",
@@ -108,40 +100,6 @@ def _paged(conn: Connection, query: Any, offset: int, limit: int) -> tuple[list[
 def _of(table: Table, name: str, version: int) -> tuple[Any, Any]:
     """The WHERE clauses selecting one version's rows of ``table``."""
     return table.c.name == name, table.c.version == version
-
-
-def _history_clause(renames: Sequence[tuple[int, str, str]], name: str) -> Any:
-    """The WHERE clause of the audit entries that tell the story of the model now ``name``.
-
-    ``renames`` are the registry's renames as (entry id, old name, new name); a rename's
-    entry is filed under the new name. The story is every entry filed under ``name`` (a
-    model deleted and made again under one name shares its history, as before renames
-    existed), the renames away from ``name``, and, for each rename into a name, the entries
-    of the old name up to that rename, since the old name's last rename away before it
-    (earlier entries of the old name belong to the model that was renamed then).
-    """
-    clauses: list[Any] = [
-        _AUDIT.c.name == name,
-        _AUDIT.c.id.in_([i for i, old, _ in renames if old == name]),
-    ]
-    # (the rename into a name, the name before it): earlier names still to follow
-    todo = [(i, old) for i, old, new in renames if new == name]
-    seen: set[tuple[int, str]] = set()
-    while todo:
-        upper, old = todo.pop()
-        if (upper, old) in seen:
-            continue
-        seen.add((upper, old))
-        lower = max((i for i, was, _ in renames if was == old and i < upper), default=0)
-        clauses.append(and_(_AUDIT.c.name == old, _AUDIT.c.id > lower, _AUDIT.c.id < upper))
-        todo.extend((i, was) for i, was, new in renames if new == old and lower < i < upper)
-    return or_(*clauses)
-
-
-def _moved_uri(uri: str, prefix: str, new_name: str) -> str | None:
-    """``models:/<new>/<n>`` for a lineage URI ``<prefix><n>`` (None for anything else)."""
-    rest = uri[len(prefix) :]
-    return f"models:/{new_name}/{rest}" if rest.isascii() and rest.isdigit() else None
 
 
 class SqlRegistryMixin(RegistryStore):
@@ -426,72 +384,13 @@ class SqlRegistryMixin(RegistryStore):
                     self._model_row(conn, name)  # raises the NotFoundError
                 if conn.execute(select(_MODELS.c.name).where(_MODELS.c.name == new_name)).first():
                     raise clash
-                self._move_rows(conn, row, new_name)
+                move_model(conn, row, new_name)
                 before, after = {"name": name}, {"name": new_name}
-                self._audit(conn, actor, _RENAME, new_name, before=before, after=after)
+                self._audit(conn, actor, RENAME_ACTION, new_name, before=before, after=after)
         except SqlIntegrityError as exc:
             # Another writer created the new name between our check and our insert.
             raise clash from exc
         return self.get_registered_model(new_name)
-
-    @staticmethod
-    def _move_rows(conn: Connection, row: Any, new_name: str) -> None:
-        """Refile a model's rows under ``new_name``, children before parents go.
-
-        Foreign keys are checked per statement (and have no ``ON UPDATE CASCADE``), so the
-        model and its versions are copied under the new name, the rows that point at them
-        are moved, and only then are the old model and versions deleted.
-        """
-        old = row.name
-        conn.execute(
-            insert(_MODELS).values(
-                name=new_name,
-                description=row.description,
-                last_version=row.last_version,
-                creation_time=row.creation_time,
-                last_update_time=row.last_update_time,
-            )
-        )
-        columns = [c.name for c in _VERSIONS.columns if c.name != "name"]
-        conn.execute(
-            insert(_VERSIONS).from_select(
-                ["name", *columns],
-                select(literal(new_name), *(_VERSIONS.c[c] for c in columns)).where(
-                    _VERSIONS.c.name == old
-                ),
-            )
-        )
-        for table in (_MTAGS, _VTAGS, _ALIASES, _APPROVALS):
-            conn.execute(update(table).where(table.c.name == old).values(name=new_name))
-        conn.execute(delete(_VERSIONS).where(_VERSIONS.c.name == old))
-        conn.execute(delete(_MODELS).where(_MODELS.c.name == old))
-        # Lineage names versions by URI (models:/<name>/<n>): follow the model there too.
-        prefix = f"models:/{old}/"
-        found = conn.execute(
-            select(_EDGES.c.run_id, _EDGES.c.uri, _EDGES.c.direction).where(
-                _EDGES.c.uri.startswith(prefix, autoescape=True)
-            )
-        ).all()
-        for run_id, uri, direction in found:
-            moved = _moved_uri(uri, prefix, new_name)
-            if moved is None:
-                continue
-            taken = conn.execute(
-                select(_EDGES.c.run_id).where(
-                    _EDGES.c.run_id == run_id,
-                    _EDGES.c.uri == moved,
-                    _EDGES.c.direction == direction,
-                )
-            ).first()
-            where = (
-                _EDGES.c.run_id == run_id,
-                _EDGES.c.uri == uri,
-                _EDGES.c.direction == direction,
-            )
-            if taken:  # the run already names the new URI (a model of that name, deleted)
-                conn.execute(delete(_EDGES).where(*where))
-            else:
-                conn.execute(update(_EDGES).where(*where).values(uri=moved))
 
     def set_registered_model_tag(self, name: str, key: str, value: str, actor: str = "") -> None:
         value = check_tag_value(check_key("tag", key), value)
@@ -757,16 +656,6 @@ class SqlRegistryMixin(RegistryStore):
         ]
 
     # -- audit -------------------------------------------------------------------------
-    @staticmethod
-    def _renames(conn: Connection) -> list[tuple[int, str, str]]:
-        """Every rename in the audit log as (entry id, old name, new name), oldest first."""
-        rows = conn.execute(
-            select(_AUDIT.c.id, _AUDIT.c.name, _AUDIT.c.before)
-            .where(_AUDIT.c.action == _RENAME)
-            .order_by(_AUDIT.c.id)
-        ).all()
-        return [(r.id, str(json.loads(r.before or "{}").get("name", "")), r.name) for r in rows]
-
     def audit_log(
         self,
         name: str | None = None,
@@ -777,7 +666,7 @@ class SqlRegistryMixin(RegistryStore):
         query = select(_AUDIT).order_by(_AUDIT.c.id)
         with self.engine.connect() as conn:
             if name is not None:
-                query = query.where(_history_clause(self._renames(conn), name))
+                query = query.where(history_clause(renames(conn), name))
             rows, token = _paged(conn, query, offset, max_results)
         entries = [
             AuditEntry(
