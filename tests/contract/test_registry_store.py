@@ -10,11 +10,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from loopml.config import Settings
-from loopml.entities import RunTag
+from loopml.entities import LineageDirection, LineageEdge, RunTag
 from loopml.entities._registry import VersionStatus
 from loopml.errors import (
     AlreadyExistsError,
@@ -23,9 +24,10 @@ from loopml.errors import (
     InvalidStateError,
     NotFoundError,
 )
-from loopml.storage.metadata import open_metadata_store
+from loopml.storage.metadata import MetadataStore, open_metadata_store
 from loopml.storage.metadata.registry_base import RegistryStore
 from loopml.storage.metadata.sql import SqlMetadataStore
+from loopml.uris import parse_models_uri
 from tests.contract.conftest import IMPLEMENTATIONS, make_store_uri
 
 
@@ -99,6 +101,200 @@ def test_unknown_model_and_version_say_what_is_missing(registry: RegistryStore) 
     with pytest.raises(NotFoundError, match="ghost"):
         registry.list_approvals("ghost", 1)
     assert list(registry.audit_log("ghost")) == []
+
+
+# -- renaming --------------------------------------------------------------------------
+def test_rename_moves_versions_tags_aliases_and_reviews(registry: RegistryStore) -> None:
+    registry.create_registered_model(
+        "pricing", description="price per night", tags=[RunTag("team", "ml")], actor="ana"
+    )
+    for i in range(3):
+        registry.create_model_version("pricing", f"s3://b/m{i}", description=f"v{i + 1}")
+    registry.set_model_version_tag("pricing", 2, "stage", "canary")
+    registry.set_version_status("pricing", 2, VersionStatus.APPROVED, actor="bo", comment="ok")
+    registry.set_alias("pricing", "champion", 2)
+    registry.set_alias("pricing", "challenger", 3)
+    registry.delete_model_version("pricing", 1)
+    created = registry.get_registered_model("pricing").creation_time
+
+    renamed = registry.rename_registered_model("pricing", "fares", actor="cy")
+    assert renamed == registry.get_registered_model("fares")
+    assert (renamed.name, renamed.description, dict(renamed.tags)) == (
+        "fares",
+        "price per night",
+        {"team": "ml"},
+    )
+    assert dict(renamed.aliases) == {"challenger": 3, "champion": 2}
+    assert (renamed.latest_version, renamed.creation_time) == (3, created)
+    champion = registry.get_version_by_uri(parse_models_uri("models:/fares@champion"))
+    assert (champion.name, champion.version, champion.status) == (
+        "fares",
+        2,
+        VersionStatus.APPROVED,
+    )
+    assert (champion.source, champion.description, dict(champion.tags)) == (
+        "s3://b/m1",
+        "v2",
+        {"stage": "canary"},
+    )
+    assert champion.aliases == ("champion",)
+    assert registry.get_version_by_uri(parse_models_uri("models:/fares/3")).aliases == (
+        "challenger",
+    )
+    assert [(a.actor, a.comment) for a in registry.list_approvals("fares", 2)] == [("bo", "ok")]
+    assert [v.version for v in registry.search_model_versions("fares")] == [3, 2]
+    assert list(registry.search_model_versions("pricing")) == []
+    assert [m.name for m in registry.search_registered_models()] == ["fares"]
+    # the old name is gone: the usual errors
+    for uri in ("models:/pricing/2", "models:/pricing@champion", "models:/pricing/latest"):
+        with pytest.raises(NotFoundError, match="no registered model named 'pricing'"):
+            registry.get_version_by_uri(parse_models_uri(uri))
+    # numbers stay unique: the deleted 1 and the existing 3 are not given out again
+    assert registry.create_model_version("fares", "s3://b/m4").version == 4
+    # the old name is free for a new model
+    assert registry.create_registered_model("pricing").latest_version is None
+
+
+def test_rename_refuses_bad_names_and_changes_nothing(registry: RegistryStore) -> None:
+    _with_versions(registry, "pricing", count=1)
+    registry.create_registered_model("churn")
+    before = registry.get_registered_model("pricing")
+    with pytest.raises(AlreadyExistsError, match="'churn' already exists"):
+        registry.rename_registered_model("pricing", "churn")
+    for bad in ("", "a/b", "x" * 251, "tab\there"):
+        with pytest.raises(InvalidInputError):
+            registry.rename_registered_model("pricing", bad)
+    with pytest.raises(InvalidInputError, match="already named"):
+        registry.rename_registered_model("pricing", "pricing")
+    with pytest.raises(NotFoundError, match="no registered model named 'ghost'"):
+        registry.rename_registered_model("ghost", "spirit")
+    assert registry.get_registered_model("pricing") == before
+    assert registry.get_model_version("pricing", 1).name == "pricing"
+    assert [e.action for e in registry.audit_log("pricing")] == ["create_model", "create_version"]
+    assert list(registry.audit_log("spirit")) == []
+
+
+def test_a_renamed_model_keeps_its_history(registry: RegistryStore) -> None:
+    _with_versions(registry, "pricing", count=1)
+    registry.rename_registered_model("pricing", "fares", actor="cy")
+    registry.set_alias("fares", "prod", 1, actor="bo")
+    story = list(registry.audit_log("fares"))
+    assert [(e.action, e.name) for e in story] == [
+        ("create_model", "pricing"),
+        ("create_version", "pricing"),
+        ("rename_model", "fares"),
+        ("set_alias", "fares"),
+    ]
+    rename = story[2]
+    assert (rename.actor, rename.version) == ("cy", None)
+    assert (rename.before, rename.after) == ({"name": "pricing"}, {"name": "fares"})
+    assert rename.time >= story[1].time
+    # the old name's log ends with where it went
+    assert [e.action for e in registry.audit_log("pricing")] == [
+        "create_model",
+        "create_version",
+        "rename_model",
+    ]
+    # pages of the joined story
+    first = registry.audit_log("fares", max_results=3)
+    assert [e.action for e in first] == ["create_model", "create_version", "rename_model"]
+    assert [e.action for e in registry.audit_log("fares", 3, first.token)] == ["set_alias"]
+
+
+def test_history_follows_chains_of_renames_but_not_a_reused_name(
+    registry: RegistryStore,
+) -> None:
+    registry.create_registered_model("a", description="first a")
+    registry.rename_registered_model("a", "b")
+    registry.create_registered_model("a", description="second a")  # another model, old name
+    registry.update_registered_model("a", "second a, edited")
+    registry.rename_registered_model("a", "c")
+    registry.rename_registered_model("c", "d")
+
+    def story(name: str) -> list[tuple[str, str]]:
+        return [(e.action, e.name) for e in registry.audit_log(name)]
+
+    assert story("b") == [("create_model", "a"), ("rename_model", "b")]
+    assert story("d") == [
+        ("create_model", "a"),
+        ("update_model", "a"),
+        ("rename_model", "c"),
+        ("rename_model", "d"),
+    ]
+    assert registry.audit_log("d")[0].after == {
+        "description": "second a",
+        "tags": {},
+    }
+    # renaming back and forth still tells one story, each entry once
+    registry.rename_registered_model("b", "e")
+    registry.rename_registered_model("e", "b")
+    assert story("b") == [
+        ("create_model", "a"),
+        ("rename_model", "b"),
+        ("rename_model", "e"),
+        ("rename_model", "b"),
+    ]
+
+
+def test_versions_registered_during_a_rename_are_not_lost(registry: RegistryStore) -> None:
+    registry.create_registered_model("pricing")
+    made: list[tuple[str, int]] = []
+    errors: list[BaseException] = []
+    go = threading.Event()
+
+    def register() -> None:
+        go.wait()
+        for _ in range(10):
+            for name in ("pricing", "fares"):
+                try:
+                    made.append((name, registry.create_model_version(name, "s3://b/m").version))
+                    break
+                except NotFoundError:
+                    continue  # the rename is between the two names' lookups: try again
+                except BaseException as exc:  # collected and re-raised in the main thread
+                    errors.append(exc)
+                    return
+
+    threads = [threading.Thread(target=register) for _ in range(3)]
+    for t in threads:
+        t.start()
+    go.set()
+    registry.rename_registered_model("pricing", "fares")
+    for t in threads:
+        t.join()
+    assert errors == []
+    # every version a writer was told about is there, under the new name, numbered once
+    kept = sorted(v.version for v in registry.search_model_versions("fares"))
+    assert sorted(number for _, number in made) == kept
+    assert kept == list(range(1, len(kept) + 1))
+    assert list(registry.search_model_versions("pricing")) == []
+
+
+def test_rename_moves_the_lineage_of_versions(registry: RegistryStore) -> None:
+    store = cast(MetadataStore, registry)  # every registry here is a whole metadata store
+    exp = store.create_experiment("lineage")
+    train = store.create_run(exp, "train", 1).info.run_id
+    score = store.create_run(exp, "score", 2).info.run_id
+    _with_versions(registry, "price_v", count=2)  # '_' must not match as a LIKE wildcard
+    _with_versions(registry, "priceXv", count=1)
+    out, into = LineageDirection.OUTPUT, LineageDirection.INPUT
+    store.log_lineage(train, [LineageEdge(train, "models:/price_v/1", out, "model", 10)])
+    store.log_lineage(score, [LineageEdge(score, "models:/price_v/1", into, "scored", 20)])
+    store.log_lineage(score, [LineageEdge(score, "models:/priceXv/1", into, "other", 21)])
+    store.log_lineage(score, [LineageEdge(score, "datasets:/rides/1", into, "data", 22)])
+
+    registry.rename_registered_model("price_v", "fares")
+    assert store.list_lineage(uri="models:/price_v/1") == []
+    moved = store.list_lineage(uri="models:/fares/1")
+    assert [(e.run_id, e.direction, e.role) for e in moved] == [
+        (train, out, "model"),
+        (score, into, "scored"),
+    ]
+    assert sorted(e.uri for e in store.list_lineage(run_id=score)) == [
+        "datasets:/rides/1",
+        "models:/fares/1",
+        "models:/priceXv/1",
+    ]
 
 
 # -- versions --------------------------------------------------------------------------

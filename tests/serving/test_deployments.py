@@ -188,3 +188,50 @@ def test_a_deployment_server_follows_updates_and_keeps_serving_a_bad_version(
             )
     finally:
         client.close()
+
+
+@pytest.mark.slow
+def test_a_live_deployment_follows_a_forced_rename_with_no_failed_request(
+    two_versions: TrackingClient,
+) -> None:
+    settings = two_versions.settings.replace(deployment_poll_interval=0.2)
+    client = TrackingClient(settings=settings)
+    stop = threading.Event()
+    failures: list[str] = []
+    served = 0
+    try:
+        lm.serving.create_deployment("pricing", "pricing@champion", client=client)
+        with serving(deployment="pricing", client=client) as (url, state):
+
+            def hammer() -> None:
+                nonlocal served
+                with httpx.Client(base_url=url, timeout=30) as http:
+                    while not stop.is_set():
+                        response = http.post("/invocations", json=BODY)
+                        if response.status_code != 200:
+                            failures.append(response.text)
+                        served += 1
+
+            threads = [threading.Thread(target=hammer) for _ in range(4)]
+            for t in threads:
+                t.start()
+            time.sleep(0.3)
+            with pytest.raises(InvalidStateError, match="deployment 'pricing'"):
+                lm.registry.rename("pricing", "fares")
+            lm.registry.rename("pricing", "fares", force=True)
+            deadline = time.monotonic() + 20
+            while state.table.primary.model_label != "fares" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            stop.set()
+            for t in threads:
+                t.join()
+            assert (state.table.primary.model_label, state.revision) == ("fares", 2)
+            assert state.table.primary.version_label == "1"
+            status = httpx.get(f"{url}/stats").json()
+    finally:
+        stop.set()
+        client.close()
+    assert failures == [] and served > 0
+    assert status["routes"][0]["ref"] == "models:/fares@champion"
+    assert status["load_errors"] == {}

@@ -1,5 +1,5 @@
 """`loopml models …`: the registry from a shell — list, show, register, alias, review, history,
-cards and deletion. A model reference is ``pricing`` (the model, or its latest version),
+cards, renaming and deletion. A model reference is ``pricing`` (the model, or its latest version),
 ``pricing/3`` or ``pricing@champion``; ``models:/…`` URIs work too.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from loopml.cli._common import JsonOption, TrackingUriOption, client_for, parse_assignments
-from loopml.cli._output import fmt_time, print_json, print_table
+from loopml.cli._output import fmt_time, print_json, print_table, to_jsonable
 
 if TYPE_CHECKING:
     from loopml.entities import AuditEntry, ModelVersion
@@ -331,6 +331,36 @@ def describe(
     name, version = reg.target(ref)
     reg.set_description(name, text, version.version if version else None)
     typer.echo(f"updated the description of {ref}")
+
+
+@app.command("rename")
+def rename(
+    name: NameArg,
+    new_name: Annotated[str, typer.Argument(metavar="NEW", help="The model's new name.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Also when deployments or monitors name it (deployments move along)."
+        ),
+    ] = False,
+    actor: ActorOption = None,
+    json_out: JsonOption = False,
+    tracking_uri: TrackingUriOption = None,
+) -> None:
+    """Rename a model: its versions, tags, aliases, reviews and history move to NEW."""
+    reg = _registry(tracking_uri, actor)
+    refs = reg.references(name) if force else []
+    model = reg.rename(name, new_name, force=force)
+    moved = sorted({r.name for r in refs if r.kind == "deployment"})
+    kept = sorted({r.name for r in refs if r.kind == "monitor"})
+    if json_out:
+        print_json({**to_jsonable(model), "deployments_moved": moved, "monitors_kept": kept})
+        return
+    typer.echo(f"renamed model {name} to {model.name} (latest version {model.latest_version})")
+    if moved:
+        typer.echo(f"deployments now serving {model.name}: {', '.join(moved)}")
+    if kept:
+        typer.echo(f"monitors that still record {name} as their reference model: {', '.join(kept)}")
 
 
 @app.command("delete")

@@ -6,6 +6,7 @@
     lm.registry.set_alias("pricing", "champion", mv.version)
     lm.registry.history("pricing")                         # the audit log
     lm.registry.lineage("models:/pricing@champion")        # its run, data and their origins
+    lm.registry.rename("pricing", "fares")                 # versions and history move too
     print(lm.registry.card("pricing@champion").to_markdown())
 
 The functions here act on the default tracking store (``LOOPML_TRACKING_URI``, else
@@ -57,6 +58,7 @@ __all__ = [
     "list_versions",
     "register",
     "reject",
+    "rename",
     "request_review",
     "resolve",
     "set_alias",
@@ -166,6 +168,12 @@ def set_description(name: str, description: str, version: int | None = None) -> 
 def delete_version(name: str, version: int, force: bool = False) -> None:
     """Delete a version; one behind an alias needs ``force=True``."""
     _registry().delete_version(name, version, force)
+
+
+def rename(name: str, new_name: str, *, force: bool = False) -> RegisteredModel:
+    """Rename a model with its versions, aliases, reviews and history; one that deployments
+    or monitors name needs ``force=True`` (deployments then move to the new name)."""
+    return _registry().rename(name, new_name, force=force)
 
 
 def delete_model(name: str, force: bool = False) -> None:

@@ -35,6 +35,7 @@ from loopml.tracking.context import current_user
 from loopml.uris import ModelUri, parse_models_uri, parse_runs_uri
 
 if TYPE_CHECKING:
+    from loopml.registry.renaming import ModelReference
     from loopml.storage.metadata.base import MetadataStore
     from loopml.tracking.client import TrackingClient
 
@@ -209,6 +210,30 @@ class RegistryClient:
             f"{model_uri!r} is not a run artifact or model URI; log the model in a run "
             "(loopml.models.log_model) and register runs:/<run_id>/<path>"
         )
+
+    def references(self, name: str) -> list[ModelReference]:
+        """The deployments and monitors whose specs name the model ``name``."""
+        from loopml.registry.renaming import model_references
+
+        return model_references(self.store, name)
+
+    def rename(self, name: str, new_name: str, *, force: bool = False) -> RegisteredModel:
+        """Give a model another name; its versions, tags, aliases, reviews, lineage and
+        history go with it (``models:/<new_name>/3`` resolves; the old name is unknown).
+
+        Args:
+            force: rename even when deployments or monitors name the model: deployments
+                move to the new name (a new revision each); monitors keep their record.
+
+        Raises:
+            InvalidStateError: a deployment or monitor names the model and ``force`` is
+                false (the message lists them).
+            AlreadyExistsError: a model named ``new_name`` exists.
+            InvalidInputError: ``new_name`` is not a valid name, or is ``name``.
+        """
+        from loopml.registry.renaming import rename_model
+
+        return rename_model(self.store, name, new_name, actor=self.actor, force=force)
 
     def set_description(self, name: str, description: str, version: int | None = None) -> None:
         """Replace the description of a model, or of one version."""

@@ -20,6 +20,7 @@ __all__ = [
     "CreateModelBody",
     "CreateVersionBody",
     "DescriptionBody",
+    "RenameModelBody",
     "StatusBody",
     "approval_from_json",
     "approval_to_json",
@@ -40,6 +41,10 @@ class CreateModelBody(_Body):
     name: str = Field(min_length=1, max_length=250)
     description: str = Field(default="", max_length=5000)
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RenameModelBody(_Body):
+    new_name: str = Field(min_length=1, max_length=250)
 
 
 class DescriptionBody(_Body):

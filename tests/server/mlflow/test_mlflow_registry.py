@@ -111,6 +111,75 @@ def test_registry_crud_tags_search_and_delete(mlflow_client) -> None:  # type: i
     assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
 
 
+def test_rename_registered_model(mlflow_client, loopml_client) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+    import mlflow
+
+    mlflow.set_experiment("mlflow-registry-rename")
+    with mlflow.start_run() as run:
+        mlflow.log_text("weights", "files/weights.txt")
+    client = mlflow_client
+    source = f"runs:/{run.info.run_id}/files"
+    client.create_registered_model("rename-old", tags={"team": "ml"}, description="first")
+    for _ in range(2):
+        client.create_model_version("rename-old", source, run.info.run_id)
+    client.set_model_version_tag("rename-old", "1", "validated", "yes")
+    client.set_registered_model_alias("rename-old", "prod", "1")
+
+    client.rename_registered_model("rename-old", "rename-new")  # MLflow's client returns None
+    renamed = client.get_registered_model("rename-new")
+    assert (renamed.name, renamed.description, renamed.tags) == (
+        "rename-new",
+        "first",
+        {"team": "ml"},
+    )
+    assert renamed.aliases == {"prod": "1"}
+    assert [v.version for v in renamed.latest_versions] == ["2"]
+    by_alias = client.get_model_version_by_alias("rename-new", "prod")
+    assert (by_alias.name, by_alias.version, by_alias.tags) == (
+        "rename-new",
+        "1",
+        {"validated": "yes"},
+    )
+    assert client.get_model_version_download_uri("rename-new", "2").endswith("/artifacts/files")
+    with pytest.raises(mlflow.exceptions.MlflowException) as caught:
+        client.get_registered_model("rename-old")
+    assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    # MLflow's errors for a missing and a taken name
+    with pytest.raises(mlflow.exceptions.MlflowException) as caught:
+        client.rename_registered_model("rename-old", "rename-other")
+    assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    client.create_registered_model("rename-taken")
+    with pytest.raises(mlflow.exceptions.MlflowException) as caught:
+        client.rename_registered_model("rename-new", "rename-taken")
+    assert caught.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    assert "rename-taken" in caught.value.message
+    # loopml's audit log has the whole story under the new name
+    store = loopml_client.stores.metadata
+    actions = [e.action for e in store.audit_log("rename-new")]
+    assert actions[0] == "create_model" and actions[-1] == "rename_model"
+    # a model a loopml deployment serves is not renamed behind its back
+    store.create_deployment("rename-api", {"model": "models:/rename-new@prod"})
+    with pytest.raises(mlflow.exceptions.MlflowException) as caught:
+        client.rename_registered_model("rename-new", "rename-newer")
+    assert caught.value.error_code == "INVALID_STATE"
+    assert "rename-api" in caught.value.message
+    assert client.get_registered_model("rename-new").name == "rename-new"
+    store.delete_deployment("rename-api")
+    # the answer is MLflow's: the renamed registered_model
+    answer = httpx.post(
+        f"{mlflow_client.tracking_uri}/api/2.0/mlflow/registered-models/rename",
+        json={"name": "rename-new", "new_name": "rename-final"},
+    )
+    assert answer.status_code == 200, answer.text
+    model = answer.json()["registered_model"]
+    assert (model["name"], model["aliases"]) == (
+        "rename-final",
+        [{"alias": "prod", "version": "1"}],
+    )
+    assert [v["name"] for v in model["latest_versions"]] == ["rename-final"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "code"),
     [
@@ -166,6 +235,13 @@ def test_registry_crud_tags_search_and_delete(mlflow_client) -> None:  # type: i
             {"name": "nope", "alias": "x", "version": "1"},
             "RESOURCE_DOES_NOT_EXIST",
         ),
+        (
+            "POST",
+            "registered-models/rename",
+            {"name": "nope", "new_name": "a/b"},
+            "INVALID_PARAMETER_VALUE",
+        ),
+        ("POST", "registered-models/rename", {"name": "nope"}, "INVALID_PARAMETER_VALUE"),
     ],
 )
 def test_bad_registry_requests_answer_4xx(mlflow_server, method, path, body, code) -> None:  # type: ignore[no-untyped-def]

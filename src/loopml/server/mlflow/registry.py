@@ -10,6 +10,9 @@ Mapping:
 - MLflow's ``status`` is always ``READY`` (registration is synchronous here); loopml's
   review status is answered as ``status_message`` (``pending_review``, ``approved``, …).
 - Stages are not kept (``current_stage`` is ``None``): use aliases.
+- ``registered-models/rename`` moves versions, aliases, reviews and history; it answers
+  ``INVALID_STATE`` while a loopml deployment or monitor names the model (rename it with
+  ``loopml models rename --force`` then, which moves the deployments too).
 - loopml's governance holds for MLflow clients too: pointing ``champion`` at a version that
   is not approved answers ``INVALID_STATE``, unless the server allows unapproved champions.
 """
@@ -177,6 +180,21 @@ def delete_registered_model(body: NameBody, store: Store) -> dict[str, Any]:
     """Delete a registered model with its versions (as MLflow does)."""
     store.delete_registered_model(body.name, force=True)
     return {}
+
+
+class RenameModelBody(_Body):
+    name: str = Field(max_length=250)
+    new_name: str = Field(max_length=250)
+
+
+@router.post("/registered-models/rename")
+def rename_registered_model(body: RenameModelBody, store: Store) -> dict[str, Any]:
+    """Rename a registered model with its versions and aliases (refused while a loopml
+    deployment or monitor names it)."""
+    from loopml.registry.renaming import rename_model
+
+    renamed = rename_model(store, body.name, body.new_name)
+    return {"registered_model": _model_json(store, renamed)}
 
 
 class ModelTagBody(_Body):

@@ -16,6 +16,7 @@ from loopml.schemas.registry import (
     CreateModelBody,
     CreateVersionBody,
     DescriptionBody,
+    RenameModelBody,
     StatusBody,
     approval_to_json,
     audit_to_json,
@@ -87,6 +88,14 @@ def delete_model(
     """Delete a model (with versions only when ``force``); its audit entries stay."""
     store.delete_registered_model(name, actor, force)
     return {}
+
+
+@router.post("/registered-models/{name}/rename")
+def rename_model(
+    name: Name, body: RenameModelBody, store: Store, actor: Actor = ""
+) -> dict[str, Any]:
+    """Give a model another name; its versions, tags, aliases, reviews and history move."""
+    return model_to_json(store.rename_registered_model(name, body.new_name, actor))
 
 
 @router.post("/registered-models/{name}/tags")

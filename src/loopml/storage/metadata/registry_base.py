@@ -194,6 +194,28 @@ class RegistryStore(ABC):
         """
 
     @abstractmethod
+    def rename_registered_model(self, name: str, new_name: str, actor: str = "") -> RegisteredModel:
+        """Give a model another name, in one transaction, and return it under that name.
+
+        Everything the registry keys by the name moves with it: versions (numbers kept,
+        and the counter, so numbers are still never reused), tags, aliases, review status
+        and approvals; lineage edges of its versions (``models:/<name>/<n>``) follow. Then
+        ``models:/<new_name>/3`` and ``models:/<new_name>@champion`` resolve, and the old
+        name is unknown (a new model may take it). The change is audited as
+        ``rename_model`` under the new name (``before``/``after`` hold the names), and
+        :meth:`audit_log` of the new name includes the entries made under the old one.
+
+        This store method does not look at deployments or monitors that name the model;
+        :meth:`loopml.registry.RegistryClient.rename` does.
+
+        Raises:
+            NotFoundError: there is no model named ``name``.
+            AlreadyExistsError: a model named ``new_name`` exists.
+            InvalidNameError: ``new_name`` is not a valid model name.
+            InvalidInputError: ``new_name`` is ``name`` (nothing to rename).
+        """
+
+    @abstractmethod
     def set_registered_model_tag(self, name: str, key: str, value: str, actor: str = "") -> None:
         """Set (or overwrite) a tag on a model."""
 
@@ -362,4 +384,9 @@ class RegistryStore(ABC):
         max_results: int = REGISTRY_MAX_RESULTS_DEFAULT,
         page_token: str | None = None,
     ) -> PagedList[AuditEntry]:
-        """Audit entries, oldest first, of one model or of the whole registry."""
+        """Audit entries, oldest first, of one model or of the whole registry.
+
+        The entries of one model are those filed under its name (including those of an
+        earlier model of that name that was deleted), its renames away from that name, and,
+        when it was renamed to ``name``, the entries it had under its earlier names.
+        """

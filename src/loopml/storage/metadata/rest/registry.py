@@ -102,6 +102,10 @@ class RestRegistryMixin(RegistryStore):
     def delete_registered_model(self, name: str, actor: str = "", force: bool = False) -> None:
         self._call("DELETE", _model(name), actor, force=str(bool(force)).lower())
 
+    def rename_registered_model(self, name: str, new_name: str, actor: str = "") -> RegisteredModel:
+        body = {"new_name": check_model_name(new_name)}
+        return model_from_json(self._call("POST", f"{_model(name)}/rename", actor, body))
+
     def set_registered_model_tag(self, name: str, key: str, value: str, actor: str = "") -> None:
         self._call("POST", f"{_model(name)}/tags", actor, {"key": key, "value": value})
 

@@ -48,6 +48,12 @@ from loopml.storage.metadata.search import decode_page_token, encode_page_token
 from loopml.storage.metadata.sql import registry_models as _tables
 from loopml.storage.metadata.sql.direct import check_max_results, now_ms
 from loopml.storage.metadata.sql.engine import write_transaction
+from loopml.storage.metadata.sql.registry_rename import (
+    RENAME_ACTION,
+    history_clause,
+    move_model,
+    renames,
+)
 
 __all__ = ["SqlRegistryMixin"]
 
@@ -355,6 +361,37 @@ class SqlRegistryMixin(RegistryStore):
             }
             self._audit(conn, actor, "delete_model", name, before=before)
 
+    def rename_registered_model(self, name: str, new_name: str, actor: str = "") -> RegisteredModel:
+        check_model_name(name)
+        check_model_name(new_name)
+        if new_name == name:
+            raise InvalidInputError(
+                f"model {name!r} is already named {new_name!r}; pass the name it should have"
+            )
+        clash = AlreadyExistsError(
+            f"a registered model named {new_name!r} already exists; pick another name, or "
+            "delete or rename that model first"
+        )
+        try:
+            with self._change(actor) as conn:
+                # Lock the model's row (PostgreSQL; SQLite writers take turns anyway): a
+                # version being registered meanwhile waits, then finds the name gone,
+                # rather than landing under the old name after its versions were copied.
+                row = conn.execute(
+                    select(_MODELS).where(_MODELS.c.name == name).with_for_update()
+                ).first()
+                if row is None:
+                    self._model_row(conn, name)  # raises the NotFoundError
+                if conn.execute(select(_MODELS.c.name).where(_MODELS.c.name == new_name)).first():
+                    raise clash
+                move_model(conn, row, new_name)
+                before, after = {"name": name}, {"name": new_name}
+                self._audit(conn, actor, RENAME_ACTION, new_name, before=before, after=after)
+        except SqlIntegrityError as exc:
+            # Another writer created the new name between our check and our insert.
+            raise clash from exc
+        return self.get_registered_model(new_name)
+
     def set_registered_model_tag(self, name: str, key: str, value: str, actor: str = "") -> None:
         value = check_tag_value(check_key("tag", key), value)
         with self._change(actor) as conn:
@@ -627,9 +664,9 @@ class SqlRegistryMixin(RegistryStore):
     ) -> PagedList[AuditEntry]:
         offset = _offset(max_results, page_token)
         query = select(_AUDIT).order_by(_AUDIT.c.id)
-        if name is not None:
-            query = query.where(_AUDIT.c.name == name)
         with self.engine.connect() as conn:
+            if name is not None:
+                query = query.where(history_clause(renames(conn), name))
             rows, token = _paged(conn, query, offset, max_results)
         entries = [
             AuditEntry(
