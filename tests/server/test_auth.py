@@ -230,4 +230,10 @@ def test_the_mlflow_client_authenticates_as_mlflow_users_configure_it(
     run = client.create_run(exp)
     client.log_metric(run.info.run_id, "auc", 0.9)
     assert client.get_run(run.info.run_id).data.metrics == {"auc": 0.9}
+    # registry changes through MLflow's API are recorded under the token's user
+    client.create_registered_model(f"m-{how}")
+    client.rename_registered_model(f"m-{how}", f"renamed-{how}")
+    with closing(_client(server, alice)) as loopml_client:
+        entries = loopml_client.stores.metadata.audit_log(f"renamed-{how}")
+        assert [e.actor for e in entries] == ["alice", "alice"]
     assert os.environ.get("MLFLOW_TRACKING_TOKEN", alice) == alice

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from loopml.entities import RunTag
 from loopml.entities._registry import ModelVersion, RegisteredModel
 from loopml.entities.validation import check_run_id, normalize_relative_path
 from loopml.errors import InvalidInputError, RunNotFoundError
+from loopml.server.auth import request_user
 from loopml.server.deps import get_stores
 from loopml.server.mlflow.convert import (
     TAG_FIELD,
@@ -61,6 +62,15 @@ _VERSION_FILTER = {"name": _EQ, "run_id": _EQ, TAG_FIELD: frozenset({"=", "!="})
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+def _actor(request: Request) -> str:
+    """Who a change is recorded under: the token's user on a server that checks tokens
+    (MLflow's client sends no actor of its own)."""
+    return request_user(request)
+
+
+Actor = Annotated[str, Depends(_actor)]
 
 
 def _version_number(text: str) -> int:
@@ -119,9 +129,9 @@ class CreateModelBody(_Body):
 
 
 @router.post("/registered-models/create")
-def create_registered_model(body: CreateModelBody, store: Store) -> dict[str, Any]:
+def create_registered_model(body: CreateModelBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Create a registered model."""
-    made = store.create_registered_model(body.name, body.description, _tags(body.tags))
+    made = store.create_registered_model(body.name, body.description, _tags(body.tags), actor)
     return {"registered_model": _model_json(store, made)}
 
 
@@ -162,11 +172,11 @@ class UpdateModelBody(_Body):
 
 
 @router.patch("/registered-models/update")
-def update_registered_model(body: UpdateModelBody, store: Store) -> dict[str, Any]:
+def update_registered_model(body: UpdateModelBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Replace a registered model's description."""
     return {
         "registered_model": _model_json(
-            store, store.update_registered_model(body.name, body.description)
+            store, store.update_registered_model(body.name, body.description, actor)
         )
     }
 
@@ -176,9 +186,9 @@ class NameBody(_Body):
 
 
 @router.delete("/registered-models/delete")
-def delete_registered_model(body: NameBody, store: Store) -> dict[str, Any]:
+def delete_registered_model(body: NameBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Delete a registered model with its versions (as MLflow does)."""
-    store.delete_registered_model(body.name, force=True)
+    store.delete_registered_model(body.name, actor, force=True)
     return {}
 
 
@@ -188,12 +198,12 @@ class RenameModelBody(_Body):
 
 
 @router.post("/registered-models/rename")
-def rename_registered_model(body: RenameModelBody, store: Store) -> dict[str, Any]:
+def rename_registered_model(body: RenameModelBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Rename a registered model with its versions and aliases (refused while a loopml
     deployment or monitor names it)."""
     from loopml.registry.renaming import rename_model
 
-    renamed = rename_model(store, body.name, body.new_name)
+    renamed = rename_model(store, body.name, body.new_name, actor=actor)
     return {"registered_model": _model_json(store, renamed)}
 
 
@@ -204,9 +214,9 @@ class ModelTagBody(_Body):
 
 
 @router.post("/registered-models/set-tag")
-def set_registered_model_tag(body: ModelTagBody, store: Store) -> dict[str, Any]:
+def set_registered_model_tag(body: ModelTagBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Set a tag on a registered model."""
-    store.set_registered_model_tag(body.name, body.key, body.value)
+    store.set_registered_model_tag(body.name, body.key, body.value, actor)
     return {}
 
 
@@ -216,9 +226,11 @@ class ModelTagKeyBody(_Body):
 
 
 @router.delete("/registered-models/delete-tag")
-def delete_registered_model_tag(body: ModelTagKeyBody, store: Store) -> dict[str, Any]:
+def delete_registered_model_tag(
+    body: ModelTagKeyBody, store: Store, actor: Actor
+) -> dict[str, Any]:
     """Remove a tag from a registered model."""
-    store.delete_registered_model_tag(body.name, body.key)
+    store.delete_registered_model_tag(body.name, body.key, actor)
     return {}
 
 
@@ -248,9 +260,9 @@ class AliasBody(_Body):
 
 
 @router.post("/registered-models/alias")
-def set_alias(body: AliasBody, store: Store) -> dict[str, Any]:
+def set_alias(body: AliasBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Point an alias at a version (``champion`` needs an approved version)."""
-    store.set_alias(body.name, body.alias, _version_number(body.version))
+    store.set_alias(body.name, body.alias, _version_number(body.version), actor)
     return {}
 
 
@@ -260,9 +272,9 @@ class AliasKeyBody(_Body):
 
 
 @router.delete("/registered-models/alias")
-def delete_alias(body: AliasKeyBody, store: Store) -> dict[str, Any]:
+def delete_alias(body: AliasKeyBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Remove an alias."""
-    store.delete_alias(body.name, body.alias)
+    store.delete_alias(body.name, body.alias, actor)
     return {}
 
 
@@ -318,7 +330,7 @@ def _concrete_source(store: MetadataStore, body: CreateVersionBody) -> tuple[str
 
 
 @router.post("/model-versions/create")
-def create_model_version(body: CreateVersionBody, store: Store) -> dict[str, Any]:
+def create_model_version(body: CreateVersionBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Register the next version of a model from a logged model or a run's files."""
     source, run_id = _concrete_source(store, body)
     if run_id:
@@ -330,7 +342,7 @@ def create_model_version(body: CreateVersionBody, store: Store) -> dict[str, Any
     model_id = body.model_id or _logged_model_id(body.source)
     if model_id:
         tags.append(RunTag(MODEL_ID_TAG, model_id))
-    made = store.create_model_version(body.name, source, run_id, body.description, tags)
+    made = store.create_model_version(body.name, source, run_id, body.description, tags, actor)
     return {"model_version": _version_json(made)}
 
 
@@ -371,9 +383,11 @@ class UpdateVersionBody(_Body):
 
 
 @router.patch("/model-versions/update")
-def update_model_version(body: UpdateVersionBody, store: Store) -> dict[str, Any]:
+def update_model_version(body: UpdateVersionBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Replace a version's description."""
-    made = store.update_model_version(body.name, _version_number(body.version), body.description)
+    made = store.update_model_version(
+        body.name, _version_number(body.version), body.description, actor
+    )
     return {"model_version": _version_json(made)}
 
 
@@ -383,9 +397,9 @@ class VersionKeyBody(_Body):
 
 
 @router.delete("/model-versions/delete")
-def delete_model_version(body: VersionKeyBody, store: Store) -> dict[str, Any]:
+def delete_model_version(body: VersionKeyBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Delete a version (MLflow removes its aliases with it, so this does too)."""
-    store.delete_model_version(body.name, _version_number(body.version), force=True)
+    store.delete_model_version(body.name, _version_number(body.version), actor, force=True)
     return {}
 
 
@@ -397,9 +411,11 @@ class VersionTagBody(_Body):
 
 
 @router.post("/model-versions/set-tag")
-def set_model_version_tag(body: VersionTagBody, store: Store) -> dict[str, Any]:
+def set_model_version_tag(body: VersionTagBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Set a tag on a version."""
-    store.set_model_version_tag(body.name, _version_number(body.version), body.key, body.value)
+    store.set_model_version_tag(
+        body.name, _version_number(body.version), body.key, body.value, actor
+    )
     return {}
 
 
@@ -410,9 +426,9 @@ class VersionTagKeyBody(_Body):
 
 
 @router.delete("/model-versions/delete-tag")
-def delete_model_version_tag(body: VersionTagKeyBody, store: Store) -> dict[str, Any]:
+def delete_model_version_tag(body: VersionTagKeyBody, store: Store, actor: Actor) -> dict[str, Any]:
     """Remove a tag from a version."""
-    store.delete_model_version_tag(body.name, _version_number(body.version), body.key)
+    store.delete_model_version_tag(body.name, _version_number(body.version), body.key, actor)
     return {}
 
 
