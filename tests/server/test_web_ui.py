@@ -233,6 +233,31 @@ def test_a_run_page_draws_a_point_per_step_and_lists_what_the_run_made(
     assert "step-train" in children.inner_text()
 
 
+def test_a_long_history_is_fetched_page_by_page_and_drawn_thinned(page: Any, server: str) -> None:
+    steps = 25_000  # three pages of the history API
+    with closing(lm.TrackingClient(settings=_settings(server))) as client:
+        exp = client.create_experiment("long")
+        run_id = client.create_run(exp, run_name="long").info.run_id
+        for step in range(steps):
+            client.log_metric(run_id, "loss", 1 / (step + 1) + (step == 12_345), step=step)
+        client.flush(run_id)
+    page.goto(f"{server}/ui/#/runs/{run_id}")
+    chart = page.locator('figure[data-metric="loss"]')
+    chart.wait_for(timeout=30_000)
+    assert chart.locator("g.series").get_attribute("data-points") == str(steps)
+    assert "25,000 points" in chart.locator("h3").inner_text()
+    assert chart.locator("circle").count() == 0  # too many to mark each
+    path = chart.locator("g.series path").get_attribute("d") or ""
+    drawn = path.count("L") + 1
+    assert 500 < drawn <= 2_100  # thinned for drawing
+    # the spike at step 12,345 (x = 58 + 566 * 12345 / 24999 in the chart) survives the
+    # thinning: a point near that x is drawn near the top, though its neighbours are ~0
+    points = [(float(x), float(y)) for x, y in re.findall(r"[ML]([\d.]+),([\d.]+)", path)]
+    spike_x = 58 + 566 * 12_345 / (steps - 1)
+    assert any(abs(x - spike_x) < 1 and y < 20 for x, y in points)
+    assert all(y > 200 for x, y in points if 5 < abs(x - spike_x) < 50)
+
+
 def test_the_runs_table_pages_through_many_runs(page: Any, server: str) -> None:
     with closing(lm.TrackingClient(settings=_settings(server))) as client:
         exp = client.create_experiment("sweep")

@@ -92,10 +92,10 @@ export async function request(path, { method = "GET", body, query } = {}) {
       });
     }
     if (response.status === 401) {
-      const why = await response.json().catch(() => ({}));
+      await response.body?.cancel();
       if (sent) sessionStorage.removeItem(TOKEN_KEY);
-      await askToken(sent ? "The server refused that token. Enter another one."
-        : (why.message || "Enter a token to see this server's data."));
+      await askToken(sent ? "The server refused that token (mistyped, or revoked since). Enter another one."
+        : "This server checks tokens: enter yours to see its data.");
       continue;
     }
     if (!response.ok) {

@@ -18,7 +18,8 @@ export function metricChart(key, series) {
   const singleStep = series.every((one) => one.history.points.every((p) => p[0] === one.history.points[0]?.[0]));
   // a metric logged without steps (all at step 0) is drawn against its time instead
   const byTime = singleStep && series.some((one) => one.history.points.length > 1);
-  const start = Math.min(...series.flatMap((one) => one.history.points.map((p) => p[2])));
+  let start = Infinity;
+  for (const one of series) for (const p of one.history.points) if (p[2] < start) start = p[2];
   const chart = lineChart(series.map((one) => ({
     name: one.name,
     points: one.history.points.map((p) => (byTime ? [(p[2] - start) / 1000, p[1]] : [p[0], p[1]])),

@@ -1,5 +1,5 @@
 // Registered models, and one model: versions, aliases, audit log.
-import { api } from "./api.js";
+import { all, api } from "./api.js";
 import { h, fill, empty, errorBox, fmtTime, badge, section, later, table, route, enc } from "./dom.js";
 import { Pager } from "./pager.js";
 import { uriLink } from "./run.js";
@@ -92,15 +92,14 @@ function versionsBox(name, query) {
 }
 
 function auditBox(name) {
-  const size = 200;
-  return later(api("/audit-log", { query: { name, max_results: size } }), (answer) => {
-    const entries = answer.entries;
-    if (!entries.length) return empty("No changes recorded.");
-    return [table(["Time", "Actor", "Action", "Version", "Change"], entries.map((e) => [
+  const limit = 1000;
+  return later(all("/audit-log", "entries", { query: { name }, pageSize: 500, limit }), ({ items, truncated }) => {
+    if (!items.length) return empty("No changes recorded.");
+    return [table(["Time", "Actor", "Action", "Version", "Change"], items.map((e) => [
       fmtTime(e.time), e.actor, e.action, e.version === null ? "" : `v${e.version}`,
       { value: change(e.before, e.after), class: "wrap mono" }]), { class: "audit" }),
-    answer.next_page_token ? h("p", { class: "muted" }, `The first ${size} changes are shown; `
-      + "`loopml models history` lists them all.") : null];
+    truncated ? h("p", { class: "muted" }, `The first ${items.length} changes are shown; `
+      + `\`loopml models history ${name}\` lists them all.`) : null];
   }, "Could not read the audit log");
 }
 
