@@ -51,6 +51,11 @@ def page(browser: Any) -> Iterator[Any]:
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    # the UI runs under a strict Content-Security-Policy: nothing it does may be refused
+    tab.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     tab.set_default_timeout(10_000)
     yield tab
     context.close()
@@ -122,7 +127,7 @@ def test_runs_table_search_sort_and_a_bad_filter(page: Any, logged: dict[str, An
 
     page.fill("#run-filter", "metrics.rmse < 0.6 and params.lr = '0.1'")
     page.press("#run-filter", "Enter")
-    page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#runs tbody tr').length === 2")
     assert sorted(_runs_shown(page)) == ["gbm-a", "gbm-c"]
     assert "filter=" in page.url  # the search is in the address: reload or share it
 
@@ -131,7 +136,8 @@ def test_runs_table_search_sort_and_a_bad_filter(page: Any, logged: dict[str, An
     assert _runs_shown(page) == ["gbm-a", "gbm-c"]
     page.locator('th[data-sort="metrics.rmse"]').click()  # then descending
     page.wait_for_function(
-        "document.querySelector('th[data-sort=\"metrics.rmse\"] .arrow')?.textContent.includes('▼')"
+        "() => document.querySelector('th[data-sort=\"metrics.rmse\"] .arrow')"
+        "?.textContent.includes('▼')"
     )
     assert _runs_shown(page) == ["gbm-c", "gbm-a"]
 
@@ -279,6 +285,16 @@ def test_the_runs_table_pages_through_many_runs(page: Any, server: str) -> None:
     _wait_first(page, "trial-034")
     page.get_by_role("button", name="‹ Previous").first.click()
     _wait_first(page, "trial-059")
+    # sorting from the keyboard: newest first, then (Enter again) oldest first
+    started = 'th[data-sort="attributes.start_time"]'
+    page.focus(started)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'{started}[aria-sort="descending"]')
+    page.focus(started)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'{started}[aria-sort="ascending"]')
+    assert _runs_shown(page)[:2] == ["trial-000", "trial-001"]
+    assert "page=" not in page.url  # a new order starts at its first page
 
 
 def test_a_model_page_lists_versions_aliases_and_the_audit_log(page: Any, server: str) -> None:
@@ -403,8 +419,13 @@ def test_a_server_with_tokens_loads_the_ui_and_asks_for_one(
     )
     with serve_in_thread(create_app(settings)) as url:
         # the static files load without a token; the data does not
-        for path in ("/ui/", "/ui/js/app.js", "/ui/style.css"):
-            assert httpx.get(url + path).status_code == 200, path
+        for path, kind in (("/ui/", "text/html"), ("/ui/js/app.js", "text/javascript"),
+                           ("/ui/style.css", "text/css")):  # fmt: skip
+            answer = httpx.get(url + path)
+            assert answer.status_code == 200, path
+            assert answer.headers["content-type"].startswith(kind)
+            assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert httpx.get(url + "/ui/no-such-file.js").status_code == 404
         assert httpx.get(url + "/", follow_redirects=False).status_code == 307
         api = httpx.get(url + "/api/v1/experiments", headers={"X-Requested-With": "loopml-ui"})
         assert api.status_code == 401
@@ -420,7 +441,7 @@ def test_a_server_with_tokens_loads_the_ui_and_asks_for_one(
         page.fill("#token-input", "lml_wrong")
         page.click("#token-dialog button[type=submit]")
         page.wait_for_function(
-            "document.querySelector('#token-why').textContent.includes('refused')"
+            "() => document.querySelector('#token-why').textContent.includes('refused')"
         )
         page.fill("#token-input", token)
         page.click("#token-dialog button[type=submit]")

@@ -18,6 +18,17 @@ __all__ = ["STATIC", "include"]
 
 #: The folder of the UI's files.
 STATIC = Path(__file__).parent / "static"
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+# Only the server's own scripts, styles and API: a name that slipped past the escaping
+# could still not load or run anything; no other site may frame the UI.
+_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def include(app: FastAPI) -> None:
@@ -27,11 +38,17 @@ def include(app: FastAPI) -> None:
     from starlette.types import Scope
 
     class UiFiles(StaticFiles):
-        # revalidate every time (cheap: ETag), so an upgraded server's UI is what runs
         async def get_response(self, path: str, scope: Scope) -> Response:
             response = await super().get_response(path, scope)
+            kind = _TYPES.get(Path(path).suffix)
+            if kind and response.status_code == 200:
+                # not the platform's guess: a module script served as text/plain never runs
+                response.headers["Content-Type"] = kind
+            # revalidate every time (cheap: ETag), so an upgraded server's UI is what runs
             response.headers["Cache-Control"] = "no-cache"
             response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Content-Security-Policy"] = _POLICY
+            response.headers["Referrer-Policy"] = "no-referrer"
             return response
 
     def to_ui() -> RedirectResponse:

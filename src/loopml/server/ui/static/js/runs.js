@@ -143,10 +143,17 @@ function runsTable(runs, columns, { sort, dir, addressFor, selected, updateCompa
   const sortHeader = (text, field, first = "desc") => {
     const active = sort === field;
     const next = active ? (dir === "ASC" ? "desc" : "asc") : first;
-    const th = h("th", { class: "sortable", title: `Sort by ${field}`, "data-sort": field },
-      text, active ? h("span", { class: "arrow" }, dir === "ASC" ? " ▲" : " ▼") : null);
-    th.addEventListener("click", () => {
-      location.hash = addressFor({ sort: field, dir: next });
+    const th = h("th", {
+      class: "sortable", title: `Sort by ${field}`, "data-sort": field, tabindex: 0,
+      "aria-sort": active ? (dir === "ASC" ? "ascending" : "descending") : "none",
+    }, text, active ? h("span", { class: "arrow" }, dir === "ASC" ? " ▲" : " ▼") : null);
+    const sortBy = () => { location.hash = addressFor({ sort: field, dir: next }); };
+    th.addEventListener("click", sortBy);
+    th.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        sortBy();
+      }
     });
     return th;
   };
