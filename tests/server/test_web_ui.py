@@ -426,7 +426,9 @@ def test_a_server_with_tokens_loads_the_ui_and_asks_for_one(
             assert answer.headers["content-type"].startswith(kind)
             assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
         assert httpx.get(url + "/ui/no-such-file.js").status_code == 404
-        assert httpx.get(url + "/", follow_redirects=False).status_code == 307
+        for path in ("/", "/ui"):
+            moved = httpx.get(url + path, follow_redirects=True)
+            assert moved.status_code == 200 and str(moved.url) == url + "/ui/", path
         api = httpx.get(url + "/api/v1/experiments", headers={"X-Requested-With": "loopml-ui"})
         assert api.status_code == 401
         assert "basic" not in api.headers["www-authenticate"].lower()  # no browser login box

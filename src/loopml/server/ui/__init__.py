@@ -51,8 +51,10 @@ def include(app: FastAPI) -> None:
             response.headers["Referrer-Policy"] = "no-referrer"
             return response
 
+    # relative ("ui/" from both "/" and "/ui"), so it holds behind a proxy that serves the
+    # app under a path prefix; so do the page's own links and API calls
     def to_ui() -> RedirectResponse:
-        return RedirectResponse("/ui/", status_code=307)
+        return RedirectResponse("ui/", status_code=307)
 
     app.add_api_route("/", to_ui, methods=["GET"], include_in_schema=False)
     app.add_api_route("/ui", to_ui, methods=["GET"], include_in_schema=False)

@@ -2,7 +2,8 @@
 // for a token, kept in this tab's sessionStorage and sent as a Bearer header.
 
 const TOKEN_KEY = "loopml.token";
-const BASE = "/api/v1";
+// relative to the page (…/ui/), so a server behind a proxy under a path prefix works too
+export const BASE = "../api/v1";
 
 export class ApiError extends Error {
   constructor(status, body) {

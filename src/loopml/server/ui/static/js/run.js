@@ -1,5 +1,5 @@
 // One run: what it is, its params, metrics (with charts), tags, data, artifacts, family.
-import { api, download, token } from "./api.js";
+import { BASE, api, download, token } from "./api.js";
 import {
   h, fill, empty, errorBox, fmtTime, fmtNumber, fmtBytes, runDuration, badge, section, later,
   table, enc, route,
@@ -106,7 +106,7 @@ function artifacts(answer) {
   if (!records.length) return empty("No artifacts.");
   const rows = records.map(([path, digest, size]) => {
     const name = path.split("/").pop();
-    const a = h("a", { href: `/api/v1/blobs/${enc(digest)}`, download: name, class: "download" }, "download");
+    const a = h("a", { href: `${BASE}/blobs/${enc(digest)}`, download: name, class: "download" }, "download");
     a.addEventListener("click", (event) => {
       if (!token()) return; // no token: the plain link streams the file
       event.preventDefault();
