@@ -2,6 +2,7 @@
 # Install the system programs the test suite needs, from Debian's packages, when missing:
 #   - PostgreSQL server programs (initdb, pg_ctl) for the throwaway test cluster
 #   - git, for recording the code commit of runs
+#   - Chromium, which the web UI's tests drive headless (through Playwright)
 # Quiet and quick when everything is there. Without root or apt-get it only says what to
 # install and exits 0: the tests that need a missing program then skip (or fail when
 # LOOPML_REQUIRE_SERVICES=1) with the reason.
@@ -29,6 +30,7 @@ have_postgres_server() {
 missing=()
 have_postgres_server || missing+=(postgresql)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if ((${#missing[@]} == 0)); then
   exit 0

@@ -18,9 +18,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A loopml tracking server over the stores the settings name.
 
     Routers: ``/health``, loopml's own API under ``/api/v1``, and the MLflow REST API under
-    ``/api/2.0/mlflow`` and ``/ajax-api/2.0/mlflow`` (plus the MLflow artifact proxy).
-    With ``server_auth_file`` set, every request but ``/health`` and the API docs needs a
-    token from that file (:mod:`loopml.server.auth`).
+    ``/api/2.0/mlflow`` and ``/ajax-api/2.0/mlflow`` (plus the MLflow artifact proxy), and
+    the web UI at ``/ui/`` (``/`` redirects there). With ``server_auth_file`` set, every
+    request but ``/health``, the API docs and the UI's static files needs a token from that
+    file (:mod:`loopml.server.auth`).
 
     Raises:
         ConfigurationError: the token file is missing, unreadable or malformed.
@@ -72,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from loopml.server import mlflow as mlflow_api
 
     mlflow_api.include(app)
+    from loopml.server import ui
+
+    ui.include(app)
     if tokens is not None:
         from loopml.server.auth import AuthMiddleware
 

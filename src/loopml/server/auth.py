@@ -5,10 +5,11 @@ A token file holds one line per user, ``name:sha256-of-the-token`` or
 themselves are never stored. A read-only token may read (GET, and the POST searches) and is
 refused (403) any change. :class:`TokenFile` creates, lists and revokes
 entries (each change written to a temporary file and renamed over the old one) and checks
-a presented token. :class:`AuthMiddleware` makes every request but ``/health`` and the API
-docs carry one of them, as ``Authorization: Bearer <token>`` (what loopml's client and
-MLflow's client with ``MLFLOW_TRACKING_TOKEN`` send) or HTTP basic auth with the user name
-and the token as password (MLflow's ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``). The
+a presented token. :class:`AuthMiddleware` makes every request but ``/health``, the API
+docs and the web UI's static files (``/ui/``, which hold no data) carry one of them, as
+``Authorization: Bearer <token>`` (what loopml's client, the web UI, and MLflow's client
+with ``MLFLOW_TRACKING_TOKEN`` send) or HTTP basic auth with the user name and the token as
+password (MLflow's ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``). The
 server re-reads the file when it changes, so a revoked token stops working without a
 restart; a file that cannot be read or parsed refuses every request (fail closed).
 
@@ -46,6 +47,10 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 _PREFIX = "lml_"
 #: Paths anyone may call: liveness, and the API's description (no data in either).
 OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+#: The web UI's static files (and the redirects to them) load without a token: they hold no
+#: data, and the page asks for the token its API calls need.
+UI_PATHS = frozenset({"/", "/ui"})
+UI_PREFIX = "/ui/"
 _USER_KEY = "loopml_user"
 _RECHECK = 1.0  # seconds between checks of the file for changes
 
@@ -260,7 +265,7 @@ class AuthMiddleware:
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in OPEN_PATHS:
+        if scope["type"] != "http" or _is_open(str(scope.get("path", ""))):
             await self.app(scope, receive, send)
             return
         headers = list(scope.get("headers") or [])
@@ -280,6 +285,7 @@ class AuthMiddleware:
                     f"this loopml server needs a token and got {why}: set LOOPML_TRACKING_TOKEN "
                     "(loopml) or MLFLOW_TRACKING_TOKEN (MLflow) to a token its administrator "
                     "issued with `loopml tokens create NAME`",
+                    basic=not _from_script(headers),
                 )
             return
         if user.role == "read" and not _reads(scope):
@@ -308,11 +314,28 @@ def _reads(scope: Scope) -> bool:
     return method == "POST" and str(scope.get("path", "")).endswith(_READING_POSTS)
 
 
-async def _answer(send: Send, status: int, code: str, kind: str, message: str) -> None:
+def _is_open(path: str) -> bool:
+    if path in OPEN_PATHS or path in UI_PATHS:
+        return True
+    # only the UI's own files: a path that climbs out of /ui/ is not one of them
+    return path.startswith(UI_PREFIX) and ".." not in path.split("/")
+
+
+def _from_script(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a page's script sent the request (``X-Requested-With``, as the web UI does)."""
+    return any(key.lower() == b"x-requested-with" for key, _ in headers)
+
+
+async def _answer(
+    send: Send, status: int, code: str, kind: str, message: str, *, basic: bool = True
+) -> None:
     body = json.dumps({"error_code": code, "message": message, "type": kind}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="loopml", Basic realm="loopml"'))
+        # a Basic challenge makes browsers show their own login box; the web UI asks for the
+        # token itself, so its requests get the Bearer challenge only
+        challenge = b'Bearer realm="loopml"' + (b', Basic realm="loopml"' if basic else b"")
+        headers.append((b"www-authenticate", challenge))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
