@@ -85,7 +85,7 @@ def test_an_update_changes_what_checks_use_and_keeps_the_history(
     assert cleared.monitor.spec["tests"] == {} and cleared.monitor.revision == 3
 
 
-def test_a_new_reference_and_a_promotion_reprofile_the_outputs(
+def test_a_promotion_reprofiles_the_outputs_of_a_monitor_that_follows_the_deployment(
     world: World, client: TrackingClient
 ) -> None:
     from sklearn.linear_model import LinearRegression
@@ -98,8 +98,10 @@ def test_a_new_reference_and_a_promotion_reprofile_the_outputs(
     lm.serving.create_deployment("fares", "fares@champion", client=client)
     lm.monitoring.create_monitor("fares", reference="rides@1", delay=0)
     assert lm.monitoring.get_monitor("fares").spec["model"] == "fares/1"
+    before = past_hour(21)
+    write_log(client, "fares", before, rides(400, 50), world.model, "b", version=("fares", 1))
 
-    # a promotion: the champion now doubles the fares
+    # a promotion: the champion now doubles the fares, and serves the next hour
     doubled = LinearRegression().fit(reference[features], reference["fare"] * 2)
     v2 = lm.registry.register(_logged(doubled, reference), "fares")
     lm.registry.approve("fares", v2.version)
@@ -107,37 +109,44 @@ def test_a_new_reference_and_a_promotion_reprofile_the_outputs(
     when = past_hour(20)
     write_log(client, "fares", when, rides(400, 51), doubled, "f", version=("fares", 2))
 
-    # the check does not compare version 2's outputs with version 1's, and says so
-    stale = lm.monitoring.run_check("fares", window_start=when)
-    drift = stale.summary["drift"]
-    assert drift["prediction_drift"] is None and not drift["dataset_drift"]
-    assert "profiles fares/1" in drift["prediction_note"]
-    assert "fares/2" in drift["prediction_note"] and "--refresh-outputs" in drift["prediction_note"]
-    assert [c.role for c in stale.columns].count("prediction") == 0
-
-    refreshed = lm.monitoring.update_monitor("fares", refresh_outputs=True)
-    changes = _changes(refreshed)
-    assert changes["model"] == ("fares/1", "fares/2")
-    assert changes["output_reference"] == (
-        "outputs of fares/1 on 3000 rows", "outputs of fares/2 on 3000 rows",
-    )  # fmt: skip
-    after_refresh = lm.monitoring.run_check("fares", window_start=when, recompute=True)
-    drift = after_refresh.summary["drift"]
+    # the window served by the new primary: its outputs are profiled, then compared
+    promoted = lm.monitoring.run_check("fares", window_start=when)
+    drift = promoted.summary["drift"]
     assert drift["prediction_drift"] is False and drift["prediction_note"] == ""
-    assert after_refresh.summary["checked_with"]["output_model"] == "fares/2"
+    assert promoted.summary["checked_with"] == {
+        "monitor_revision": 2, "reference": "datasets:/rides/1", "output_model": "fares/2",
+    }  # fmt: skip
+    monitor = lm.monitoring.get_monitor("fares")
+    assert monitor.revision == 2 and monitor.spec["model"] == "fares/2"
+    # a window the old version served is not compared with the new version's outputs
+    old = lm.monitoring.run_check("fares", window_start=before)
+    drift = old.summary["drift"]
+    assert drift["prediction_drift"] is None, drift
+    assert "profiles fares/2" in drift["prediction_note"]
+    assert "come from fares/1" in drift["prediction_note"]
+    assert [c.role for c in old.columns].count("prediction") == 0
+    assert lm.monitoring.get_monitor("fares").revision == 2  # not profiled back
+    assert lm.monitoring.update_monitor("fares", refresh_outputs=True).changes == []
 
     # a new reference version: the outputs are profiled on its rows, with the same model
     lm.data.log_dataset("rides", rides(1000, 52))
     moved = lm.monitoring.update_monitor("fares", reference="rides@latest")
     changes = _changes(moved)
     assert changes["reference"] == ("datasets:/rides/1", "datasets:/rides/2")
-    assert changes["output_reference"][1] == "outputs of fares/2 on 1000 rows"
+    assert changes["output_reference"] == (
+        "outputs of fares/2 on 3000 rows", "outputs of fares/2 on 1000 rows",
+    )  # fmt: skip
     assert moved.monitor.reference == "datasets:/rides/2"
-    # pinning another model, and unpinning it
+
+    # pinned to the old model: compared with its outputs on purpose, and said so
     pinned = lm.monitoring.update_monitor("fares", model="fares/1")
-    assert pinned.monitor.spec["model"] == "fares/1"
+    assert _changes(pinned)["model"] == ("fares/2", "fares/1")
     assert pinned.monitor.spec["pinned_model"] == "fares/1"
-    assert lm.monitoring.update_monitor("fares", refresh_outputs=True).changes == []
+    against = lm.monitoring.run_check("fares", window_start=when, recompute=True)
+    drift = against.summary["drift"]
+    assert drift["prediction_drift"] is True  # doubled fares against the old model's
+    assert "pinned model fares/1" in drift["prediction_note"]
+    assert lm.monitoring.get_monitor("fares").spec["model"] == "fares/1"  # stays pinned
     unpinned = lm.monitoring.update_monitor("fares", model="")
     assert unpinned.monitor.spec["model"] == "fares/2"
     assert unpinned.monitor.spec["pinned_model"] is None
@@ -201,8 +210,8 @@ def test_monitor_update_and_show_on_the_command_line(
     text = capsys.readouterr().out
     assert "revision 2 → 3" in text and "alerts" in text and "routes" in text
     assert "windows checked before keep their results" in text
-    assert main(["monitor", "update", "cli-upd", "--route", "primary"]) == 0
-    assert "nothing changed (revision 3)" in capsys.readouterr().out
+    assert main(["monitor", "update", "cli-upd", "--route", "primary", "--refresh-outputs"]) == 0
+    assert "nothing changed (revision 3)" in capsys.readouterr().out  # the same model's
     assert main(["monitor", "show", "cli-upd"]) == 0
     shown = capsys.readouterr().out
     assert "revision 3" in shown and "last changed by" in shown

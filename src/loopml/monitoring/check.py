@@ -13,7 +13,14 @@ the result. Actions are claimed per window, so neither repeats them.
 
 The check is a run in the experiment ``loopml-monitoring`` with the reference dataset
 version as its input (lineage), its figures as metrics, and tags naming the monitor and the
-window. A window without predictions is a ``no_data`` result (and no run).
+window. A window without predictions is a ``no_data`` result (and no run). Every result
+records the monitor revision, reference and output model it was checked with
+(``summary["checked_with"]``); a ``failed`` or ``no_data`` one counts the checks in a row
+that found it so (``summary["attempts"]``, see :mod:`loopml.monitoring.retry`).
+
+A monitor that follows its deployment (made without ``model=``) profiles the outputs of the
+deployment's new primary model when that model served the window and the profiled one did
+not; the outputs are never compared with another version's profile without saying so.
 """
 
 from __future__ import annotations
@@ -287,7 +294,7 @@ def _drift(check: _Check, data: WindowData, profile: Any) -> tuple[dict[str, Any
     ]  # fmt: skip
     predictions: list[Any] = []
     note = spec.output_note
-    stale, skip = _stale_outputs(spec, data.counts.get("model_versions", []))
+    stale, skip = _stale_outputs(spec, data.counts.get("model_versions", []), check.monitor.name)
     if skip:
         note = stale
     elif spec.output_profile is not None:
@@ -328,7 +335,7 @@ def _drift(check: _Check, data: WindowData, profile: Any) -> tuple[dict[str, Any
     return summary, results + predictions
 
 
-def _stale_outputs(spec: MonitorSpec, versions: list[str]) -> tuple[str, bool]:
+def _stale_outputs(spec: MonitorSpec, versions: list[str], name: str) -> tuple[str, bool]:
     """(what to say, whether to skip the outputs' test) when the outputs' reference profiles
     a registered version that made none of the window's predictions. A monitor that follows
     the deployment skips it (its reference is stale: another version's outputs); one pinned
@@ -349,7 +356,7 @@ def _stale_outputs(spec: MonitorSpec, versions: list[str]) -> tuple[str, bool]:
     return (
         f"the outputs were not tested: their reference profiles {profiled}, but this window's "
         f"predictions come from {served}; profile the new model's outputs with "
-        "`loopml monitor update NAME --refresh-outputs`"
+        f"`loopml monitor update {name} --refresh-outputs`"
     ), True
 
 
@@ -429,6 +436,41 @@ def _late(check: _Check, data: WindowData) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _follow_the_deployment(check: _Check, versions: list[str]) -> None:
+    """A monitor that follows its deployment (no pinned model) profiles the outputs again
+    when the window's predictions come from the deployment's primary model now and the
+    profiled version made none of them (a promotion since): the monitor gets a new
+    revision, and this window is checked with it. Two checkers doing it at once make one
+    revision; when it cannot be done the window's outputs are not tested, and it says why."""
+    from loopml.errors import RevisionConflictError
+
+    if not _stale_outputs(check.spec, versions, check.monitor.name)[1]:
+        return
+    from loopml.monitoring.monitors import _model_ref
+    from loopml.monitoring.update import update_monitor
+    from loopml.serving.runtime import resolve
+
+    name, store = check.monitor.name, check.client.stores.metadata
+    try:
+        primary = _model_ref(check.client, check.monitor.deployment, None)
+        if primary is None or resolve(primary, check.client).label not in versions:
+            return  # an older window, or a canary's: the profiled primary is not stale
+        changed = update_monitor(name, refresh_outputs=True, client=check.client)
+        monitor = changed.monitor
+        log.warning(
+            "monitor %s: the deployment's model is now %s; its outputs on the reference "
+            "were profiled again (monitor revision %s)",
+            name, monitor.spec.get("model"), monitor.revision,
+        )  # fmt: skip
+    except RevisionConflictError:
+        monitor = store.get_monitor(name)  # another checker profiled them first
+    except LoopmlError as exc:
+        log.warning("monitor %s: could not profile the new model's outputs: %s", name,
+                    exc.message)  # fmt: skip
+        return
+    check.monitor, check.spec = monitor, MonitorSpec.from_dict(monitor.spec)
+
+
 def _checked_with(check: _Check) -> dict[str, Any]:
     """What a result was computed against: the monitor's revision, reference and the model
     whose outputs are the prediction reference."""
@@ -443,6 +485,9 @@ def _compute(check: _Check, folder: Path, revision: int) -> CheckResult:
     spec, name, window = check.spec, check.monitor.name, check.window
     store = check.client.stores.metadata
     data = read_window(check.client.stores, check.monitor.deployment, window, spec.routes, folder)
+    if data.path is not None:
+        _follow_the_deployment(check, data.counts.get("model_versions", []))
+        spec = check.spec
     base: dict[str, Any] = {
         "window": window.to_dict(),
         "rows": data.rows,

@@ -11,6 +11,9 @@ monitor — so checks read neither the reference rows nor the model again, and t
 outputs are compared with what the model gave on the data it was trained on. When that
 is impossible (no model to load, reference rows not in this store, a model that fails on
 them) the monitor is created without it and says why; prediction drift is then not tested.
+A monitor made without ``model=`` follows the deployment: after a promotion, its check
+profiles the new primary's outputs (:mod:`loopml.monitoring.check`), and
+:func:`~loopml.monitoring.update_monitor` re-profiles them on demand.
 The model's kind sets the task for performance: a classifier's (one with ``classes_``)
 outputs are compared as categories and its labels as classes.
 """
