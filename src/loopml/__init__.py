@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from loopml.errors import (
         AlreadyExistsError,
         ArtifactNotFoundError,
+        AuthenticationError,
         ConfigurationError,
         ConflictError,
         CorruptBlobError,
@@ -133,6 +134,7 @@ _EXPORTS: dict[str, str] = {
     "ActiveRun": "loopml.tracking.fluent",
     "AlreadyExistsError": "loopml.errors",
     "ArtifactNotFoundError": "loopml.errors",
+    "AuthenticationError": "loopml.errors",
     "DataSchemaError": "loopml.errors",
     "DatasetNotFoundError": "loopml.errors",
     "DatasetVersionNotFoundError": "loopml.errors",
@@ -254,6 +256,7 @@ __all__ = [
     "AlreadyExistsError",
     "ArtifactNotFoundError",
     "ArtifactRecord",
+    "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
     "CorruptBlobError",

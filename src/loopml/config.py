@@ -19,7 +19,7 @@ from typing import Any
 
 from loopml.errors import ConfigurationError
 
-__all__ = ["DEFAULT_TRACKING_URI", "Settings", "load_settings"]
+__all__ = ["DEFAULT_TRACKING_URI", "Settings", "load_settings", "parse_run_tags"]
 
 DEFAULT_TRACKING_URI = "./.loopml"
 _PREFIX = "LOOPML_"
@@ -47,6 +47,11 @@ class Settings:
         capture_packages: also record the installed packages (an artifact per environment).
         sqlite_busy_timeout: milliseconds SQLite waits for a lock held by another process.
         http_timeout: seconds the REST client waits for a loopml server.
+        tracking_token: the token the REST client sends a loopml server that checks tokens
+            (``Authorization: Bearer``); see ``loopml tokens``.
+        server_auth_file: for ``loopml server``: a token file (made by ``loopml tokens
+            create``); when set, every request but ``/health`` and the API docs needs one of
+            its tokens. Empty: no authentication.
         s3_endpoint_url: endpoint of an S3-compatible server (empty: AWS's default).
         allow_unapproved_champion: let the registry set the ``champion`` alias on a version
             that is not approved.
@@ -54,6 +59,8 @@ class Settings:
             verdict (``loopml gate``) passed.
         user: who the model registry's audit log names for changes made from this process
             (empty: the login name).
+        run_tags: tags set on every run this process starts (``key=value`` pairs separated
+            by commas), e.g. a CI build number.
         data_sync: flush the blobs ``loopml data add`` and ``pull`` store to disk before
             the version is recorded. Off is faster on slow disks, but a crash soon after may
             leave recorded versions whose files are lost.
@@ -85,10 +92,13 @@ class Settings:
     capture_packages: bool = True
     sqlite_busy_timeout: int = 60_000
     http_timeout: float = 30.0
+    tracking_token: str = field(default="", repr=False)
+    server_auth_file: str = ""
     s3_endpoint_url: str = ""
     allow_unapproved_champion: bool = False
     require_passing_gate: bool = False
     user: str = ""
+    run_tags: str = ""
     data_sync: bool = True
     deployment_poll_interval: float = 1.0
     prediction_log_flush_interval: float = 5.0
@@ -142,6 +152,7 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigurationError(
             "deployment_poll_interval and prediction_log_flush_interval must be > 0 seconds"
         )
+    parse_run_tags(settings.run_tags)
     for name in (
         "prediction_log_max_rows",
         "prediction_log_queue_size",
@@ -154,6 +165,21 @@ def _validated(settings: Settings) -> Settings:
     if settings.monitor_retries < 0 or not settings.monitor_retry_backoff >= 0:
         raise ConfigurationError("monitor_retries and monitor_retry_backoff must be >= 0")
     return settings
+
+
+def parse_run_tags(text: str) -> dict[str, str]:
+    """The ``run_tags`` setting as a dict (ConfigurationError when malformed)."""
+    tags: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(
+                f"run_tags must be key=value pairs separated by commas; {part.strip()!r} is not"
+            )
+        tags[key.strip()] = value.strip()
+    return tags
 
 
 def _config_file(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -42,7 +42,8 @@ errors in one place instead of guessing::
      ├── ScoringError (500, exit 1)                a model raised while scoring a batch file
      ├── PredictionError (500, exit 1)             a served model raised inside predict
      ├── ModelLoadError (400, exit 2)              a model that cannot be loaded here
-     └── ConfigurationError (400, exit 2)          a setting that cannot be used
+     ├── ConfigurationError (400, exit 2)          a setting that cannot be used
+     └── AuthenticationError (401, exit 7)         a server wants a token: none or a wrong one
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from __future__ import annotations
 __all__ = [
     "AlreadyExistsError",
     "ArtifactNotFoundError",
+    "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
     "CorruptBlobError",
@@ -310,3 +312,11 @@ class ConfigurationError(LoopmlError):
     http_status = 400
     exit_code = 2
     code = "INVALID_PARAMETER_VALUE"
+
+
+class AuthenticationError(LoopmlError):
+    """A loopml server that needs a token was sent none, or one it does not know."""
+
+    http_status = 401
+    exit_code = 7
+    code = "UNAUTHENTICATED"

@@ -91,6 +91,34 @@ def test_lightgbm_classifier_returns_labels(tmp_path: Path) -> None:
     loaded = models.load(tmp_path / "m")
     assert loaded.flavor == "lightgbm"
     assert (loaded.predict(X) == clf.predict(X)).all()
+    # probabilities and classes as the wrapper gives them (evaluation, batch scoring and
+    # monitoring read these)
+    assert loaded.has_proba and loaded.classes == list(clf.classes_)
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-9)
+
+
+def test_lightgbm_multiclass_and_regressor(tmp_path: Path) -> None:
+    import lightgbm as lgb
+
+    X, y = make_classification(
+        n_samples=400, n_features=6, n_informative=4, n_classes=3, random_state=1
+    )
+    labels = np.array(["bus", "car", "bike"])[y]
+    clf = lgb.LGBMClassifier(n_estimators=15, verbose=-1).fit(X, labels)
+    models.save_model(clf, tmp_path / "multi", input_example=X[:5])
+    loaded = models.load(tmp_path / "multi")
+    assert loaded.classes == list(clf.classes_) == ["bike", "bus", "car"]
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-9)
+    assert (loaded.predict(X) == clf.predict(X)).all()
+
+    Xr, yr = make_regression(n_samples=200, n_features=4, random_state=0)
+    reg = lgb.LGBMRegressor(n_estimators=15, verbose=-1).fit(Xr, yr)
+    models.save_model(reg, tmp_path / "reg", input_example=Xr[:5])
+    again = models.load(tmp_path / "reg")
+    assert not again.has_proba and again.classes is None
+    np.testing.assert_allclose(again.predict(Xr), reg.predict(Xr), rtol=1e-9)
+    with pytest.raises(InvalidInputError, match="no predict_proba"):
+        again.predict_proba(Xr)
 
 
 # TorchScript is deprecated upstream in favour of torch.export, but still what many serve.

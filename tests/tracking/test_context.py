@@ -356,6 +356,29 @@ def test_without_packages_there_is_no_environment() -> None:
     assert "loopml.environment.digest" not in ctx.tags
 
 
+def test_secrets_typed_on_the_command_line_are_not_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    typed = [
+        "train.py-args", "--lr", "0.1", "--password", "hunter2", "--api-key=sk-123",
+        "db.token=abc", "AWS_SECRET_ACCESS_KEY=zzz", "--db", "postgresql://me:pw@db:5432/ml",
+        "--repo", "https://ghp_tok@github.com/acme/ml", "--tokenizer", "bpe", "--no-auth",
+        "rides.csv", "--auth",
+    ]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", [sys.argv[0], *typed])
+
+    recorded = json.loads(capture_run_context(packages=False).tags["loopml.source.argv"])
+
+    assert recorded == [
+        "train.py-args", "--lr", "0.1", "--password", "***", "--api-key=***",
+        "db.token=***", "AWS_SECRET_ACCESS_KEY=***", "--db", "postgresql://me:***@db:5432/ml",
+        "--repo", "https://***@github.com/acme/ml", "--tokenizer", "bpe", "--no-auth",
+        "rides.csv", "--auth",
+    ]  # fmt: skip
+    for secret in ("hunter2", "sk-123", "abc", "zzz", ":pw@", "ghp_tok"):
+        assert all(secret not in arg for arg in recorded)
+
+
 def test_a_huge_argv_is_cut_to_fit_a_tag(monkeypatch: pytest.MonkeyPatch) -> None:
     args = [f"--file=shard-{i:05d}.parquet" for i in range(2000)]
     monkeypatch.setattr(sys, "argv", [sys.argv[0], *args])

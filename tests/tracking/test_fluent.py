@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import loopml as lm
-from loopml.config import Settings
+from loopml.config import Settings, load_settings
+from loopml.errors import ConfigurationError
 
 
 @pytest.fixture
@@ -269,3 +270,16 @@ def test_background_thread_flushes_on_the_interval(tmp_path: Path) -> None:
     assert reader.stores.metadata.get_run(run.run_id).data.metrics == {"m": 1.0}
     client.close()
     reader.close()
+
+
+def test_run_tags_from_the_settings_go_on_every_new_run(
+    tracked: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOPML_RUN_TAGS", "ci.build=1234, team = pricing")
+    lm.set_tracking_uri(str(tracked))
+    with lm.start_run(tags={"team": "fares"}) as run:  # tags given in code win
+        pass
+    tags = lm.get_run(run.info.run_id).data.tags
+    assert tags["ci.build"] == "1234" and tags["team"] == "fares"
+    with pytest.raises(ConfigurationError, match="key=value pairs"):
+        load_settings({"LOOPML_RUN_TAGS": "ci.build"})

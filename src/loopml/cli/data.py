@@ -354,6 +354,115 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command("join")
+def join(
+    entities: Annotated[
+        str, typer.Argument(help="Entity rows: a Parquet/CSV file or a table version (labels@4).")
+    ],
+    features: Annotated[
+        list[str], typer.Argument(help="Feature table versions (driver_stats@12 …).")
+    ],
+    on: Annotated[
+        list[str], typer.Option("--on", help="Key column (repeat for several).", show_default=False)
+    ],
+    timestamp: Annotated[
+        str, typer.Option("--timestamp", help="The entities' event time column.")
+    ] = "event_timestamp",
+    feature_timestamp: Annotated[
+        str | None,
+        typer.Option("--feature-timestamp", help="The features' time column (default: same)."),
+    ] = None,
+    ttl: Annotated[
+        str | None, typer.Option("--ttl", help="Oldest usable feature value: 1h, 7d …")
+    ] = None,
+    prefix: Annotated[
+        bool, typer.Option("--prefix", help="Name feature columns <dataset>__<column>.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the result (.parquet or .csv).")
+    ] = None,
+    log_as: Annotated[
+        str | None,
+        typer.Option("--log", help="Version the result as this dataset, in a run with lineage."),
+    ] = None,
+    json_out: JsonOption = False,
+    tracking_uri: TrackingUriOption = None,
+) -> None:
+    """Point-in-time join: each entity row gets the latest feature values at its time."""
+    import os
+
+    import loopml as lm
+    from loopml.cli._common import use_tracking_uri
+    from loopml.errors import InvalidInputError
+
+    if output is None and log_as is None:
+        raise InvalidInputError("say where the result goes: --output FILE and/or --log NAME")
+    if output is not None and output.suffix.lower() not in (".parquet", ".csv"):
+        raise InvalidInputError(f"--output must end in .parquet or .csv, not {output.name!r}")
+    use_tracking_uri(tracking_uri)
+    from loopml.data.features import point_in_time_join
+
+    def run_join() -> Any:
+        with _data(tracking_uri) as data:
+            joined = point_in_time_join(
+                entities,
+                features,
+                on=on,
+                timestamp=timestamp,
+                feature_timestamp=feature_timestamp,
+                ttl=ttl,
+                prefix=prefix,
+                data_client=data,
+            )
+            return joined
+
+    version = None
+    if log_as is not None:
+        from loopml.storage.metadata.datasets_base import check_dataset_name
+
+        check_dataset_name(log_as)
+        with lm.start_run(run_name=f"join {log_as}"):
+            joined = run_join()
+            version = lm.data.log_dataset(log_as, joined.frame)
+    else:
+        joined = run_join()
+    if output is not None:
+        tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+        try:
+            if output.suffix.lower() == ".csv":
+                joined.frame.to_csv(tmp, index=False)
+            else:
+                joined.frame.to_parquet(tmp, index=False)
+            os.replace(tmp, output)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot write {output}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+    rows = len(joined.frame)
+    summary = {
+        "rows": rows,
+        "columns": list(map(str, joined.frame.columns)),
+        "matched": joined.matched,
+        "duplicates": joined.duplicates,
+        "output": str(output) if output else None,
+        "version": version.uri if version else None,
+    }
+    if json_out:
+        print_json(summary)
+        return
+    print_table(
+        ["feature table", "rows matched", "share", "duplicate rows dropped"],
+        [
+            [uri, hits, f"{hits / rows:.1%}" if rows else "", joined.duplicates.get(uri, 0)]
+            for uri, hits in joined.matched.items()
+        ],
+        title=f"{rows:,} entity rows, {len(joined.frame.columns)} columns",
+    )
+    for where in (str(output) if output else "", version.uri if version else ""):
+        if where:
+            typer.echo(f"wrote {where}")
+
+
 schema_app = typer.Typer(help="Show, export and pin dataset schemas.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 

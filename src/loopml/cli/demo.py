@@ -8,7 +8,7 @@ import typer
 
 from loopml.cli._common import JsonOption, TrackingUriOption
 from loopml.cli._output import fmt_duration, print_json, print_table
-from loopml.demo.operations import CANARY_PERCENT
+from loopml.demo.operations import CANARY_PERCENT, DEMO_DEPLOYMENT
 
 
 def demo(
@@ -143,5 +143,6 @@ def _print_operations(ops: Any, model: str) -> None:
             f"trace: request {t['request_id']} row {t['row']} was answered by {t['model']}, "
             f"made by run {t['run_id'][:12]} from {', '.join(t['data']) or 'no recorded data'}"
             f" at commit {t['git_commit'][:12] or '(not a git checkout)'}"
+            f" (`loopml trace {DEMO_DEPLOYMENT} {t['request_id']}` shows the whole chain)"
         )
     typer.echo(f"monitoring report: {ops.report_path}")

@@ -27,8 +27,11 @@ COMMANDS = {
     "gate": "loopml.cli.evaluation:gate",
     "serve": "loopml.cli.serve:serve",
     "predict": "loopml.cli.predict:predict",
+    "lineage": "loopml.cli.lineage:lineage",
+    "trace": "loopml.cli.lineage:trace",
     "scheduler": "loopml.cli.schedule:scheduler",
     "server": "loopml.cli.server:server",
+    "tokens": "loopml.cli.tokens:app",
 }
 
 app = typer.Typer(

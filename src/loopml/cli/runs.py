@@ -1,4 +1,4 @@
-"""`loopml runs …`: list, show, compare, history, delete, restore."""
+"""`loopml runs …`: list, show, compare, history, delete, restore, reproduce."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import typer
 from loopml.cli._common import JsonOption, TrackingUriOption, client_for
 from loopml.cli._output import fmt_duration, fmt_time, fmt_value, print_json, print_table
 
-app = typer.Typer(help="List, inspect, compare, delete and restore runs.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, inspect, compare, delete, restore and reproduce runs.", no_args_is_help=True
+)
 
 RunIdArg = Annotated[str, typer.Argument(help="Run id (32 hex characters).")]
 _MAX_KEY_COLUMNS = 6
@@ -199,3 +201,54 @@ def restore(run_id: RunIdArg, tracking_uri: TrackingUriOption = None) -> None:
     """Restore a deleted run."""
     client_for(tracking_uri).restore_run(run_id)
     typer.echo(f"restored run {run_id}")
+
+
+@app.command("reproduce")
+def reproduce(
+    run_id: RunIdArg,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="How far a metric may move (rel. or abs.).")
+    ] = 1e-6,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds the script may take.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary worktree.")] = False,
+    json_out: JsonOption = False,
+    tracking_uri: TrackingUriOption = None,
+) -> None:
+    """Re-run a run's script at its commit, on its data; compare params and metrics.
+
+    Exits 0 when they match, 1 when they do not (or the script failed).
+    """
+    from loopml.pipelines.reproduce import reproduce as run_again
+
+    client = client_for(tracking_uri)
+    try:
+        result = run_again(run_id, tolerance=tolerance, timeout=timeout, keep=keep, client=client)
+    finally:
+        client.close()
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        for warning in result.warnings:
+            typer.echo(f"note: {warning}", err=True)
+        if result.returncode != 0:
+            typer.echo(f"the script exited with {result.returncode}:\n{result.output}", err=True)
+        if result.new_run_id:
+            rows = [["param", n, fmt_value(a), fmt_value(b)] for n, a, b in result.param_diffs]
+            rows += [["metric", n, fmt_value(a), fmt_value(b)] for n, a, b in result.metric_diffs]
+            if rows:
+                print_table(
+                    ["kind", "name", "original", "reproduction"],
+                    rows,
+                    title=f"{run_id} vs {result.new_run_id}: differences",
+                )
+            verdict = "reproduced" if result.ok else "did NOT reproduce"
+            typer.echo(
+                f"{verdict}: run {result.new_run_id} at commit {result.commit[:12]}; "
+                f"{result.metrics_compared} metric(s) compared, tolerance {tolerance:g}"
+            )
+        elif result.returncode == 0:
+            typer.echo("the script ran but started no run marked as this reproduction", err=True)
+    if not result.ok:
+        raise typer.Exit(1)

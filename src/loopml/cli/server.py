@@ -24,6 +24,13 @@ def server(
         int, typer.Option("--workers", help="Worker processes (state lives in the stores).")
     ] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    auth_file: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-file",
+            help="Require a token from this file (`loopml tokens create`) on every request.",
+        ),
+    ] = None,
 ) -> None:
     """Serve loopml's REST API (/api/v1, /docs) and MLflow's (/api/2.0/mlflow) over the stores."""
     import os
@@ -35,7 +42,9 @@ def server(
 
     if workers < 1:
         raise InvalidInputError("--workers must be at least 1")
-    settings = load_settings(tracking_uri=backend_uri, artifact_uri=artifacts_uri)
+    settings = load_settings(
+        tracking_uri=backend_uri, artifact_uri=artifacts_uri, server_auth_file=auth_file
+    )
     if workers == 1:
         from loopml.server.app import create_app
 
@@ -45,6 +54,11 @@ def server(
     os.environ["LOOPML_TRACKING_URI"] = settings.tracking_uri
     if settings.artifact_uri:
         os.environ["LOOPML_ARTIFACT_URI"] = settings.artifact_uri
+    if settings.server_auth_file:
+        from loopml.server.auth import open_token_file
+
+        open_token_file(settings.server_auth_file)  # refused here, not in every worker
+        os.environ["LOOPML_SERVER_AUTH_FILE"] = settings.server_auth_file
     uvicorn.run(
         "loopml.server.app:create_app",
         factory=True,

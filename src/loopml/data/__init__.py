@@ -6,6 +6,8 @@ profiles and lineage.
     df = lm.data.load("datasets:/rides@latest")       # back as pandas (or as_="arrow"/"polars")
     lm.log_input(dv, context="training")              # this run read that version
     report = lm.data.validate(df_new, dv)             # anomalies against its schema
+    train = lm.data.join_features("labels@2", ["driver_stats@5"], on="driver_id",
+                                  timestamp="event_time")  # point-in-time correct features
     lm.data.add("data/images")                        # a folder; writes data/images.loopml
     lm.data.delete("rides@1"); lm.data.gc()           # drop a version, then its blobs
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from loopml.data.blobs import LinkType, unprotect
     from loopml.data.client import AddResult, DataClient, StatusEntry
     from loopml.data.compare import ColumnChange, DatasetDiff
+    from loopml.data.features import FeatureJoin, join_features
     from loopml.data.garbage import CollectResult
     from loopml.data.manifest import Manifest, ManifestDiff
     from loopml.data.remote import TransferResult
@@ -52,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     "ColumnChange": "loopml.data.compare",
     "DatasetDiff": "loopml.data.compare",
     "CollectResult": "loopml.data.garbage",
+    "FeatureJoin": "loopml.data.features",
+    "join_features": "loopml.data.features",
     "Manifest": "loopml.data.manifest",
     "ManifestDiff": "loopml.data.manifest",
     "TransferResult": "loopml.data.remote",
@@ -87,6 +92,7 @@ __all__ = [
     "DatasetFile",
     "DatasetKind",
     "DatasetVersion",
+    "FeatureJoin",
     "LineageDirection",
     "LineageEdge",
     "LinkType",
@@ -102,6 +108,7 @@ __all__ = [
     "get",
     "get_schema",
     "get_version",
+    "join_features",
     "lineage",
     "list_datasets",
     "list_versions",

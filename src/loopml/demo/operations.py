@@ -144,7 +144,7 @@ def _performance(check: Any) -> float | None:
 
 def _trace(model_name: str, since_ms: int) -> dict[str, Any]:
     """The first prediction logged since ``since_ms``, followed back: model version → run →
-    data → commit."""
+    data → commit (what `loopml trace` prints)."""
     from datetime import UTC, datetime
 
     import loopml as lm
@@ -154,22 +154,15 @@ def _trace(model_name: str, since_ms: int) -> dict[str, Any]:
     if logged.empty:
         return {}
     first = logged.sort_values(["timestamp", "row"]).iloc[0]
-    from loopml.tracking.fluent import get_client
-
-    version = lm.registry.get_version(model_name, int(first["model_version"]))
-    tags: dict[str, str] = {}
-    inputs: list[str] = []
-    if version.run_id:
-        tags = dict(lm.get_run(version.run_id).data.tags)
-        edges = get_client().stores.metadata.list_lineage(run_id=version.run_id)
-        inputs = [e.uri for e in edges if e.direction.value == "input"]
+    trace = lm.serving.trace_prediction(DEMO_DEPLOYMENT, str(first["request_id"]), since=since)
+    model = trace.model_uri.removeprefix("models:/")
     return {
-        "request_id": str(first["request_id"]),
+        "request_id": trace.request_id,
         "row": int(first["row"]),
-        "model": f"{model_name}/{version.version}",
-        "run_id": version.run_id or "",
-        "data": inputs,
-        "git_commit": tags.get("loopml.source.git.commit", ""),
+        "model": model or model_name,
+        "run_id": trace.run_id,
+        "data": [d["uri"] for d in trace.datasets],
+        "git_commit": trace.git_commit,
     }
 
 

@@ -6,8 +6,14 @@ import math
 import re
 import unicodedata
 from pathlib import PurePosixPath
+from typing import Any
 
-from loopml.errors import InvalidNameError, InvalidPathError, ValueTooLongError
+from loopml.errors import (
+    InvalidInputError,
+    InvalidNameError,
+    InvalidPathError,
+    ValueTooLongError,
+)
 
 __all__ = [
     "MAX_ENTITY_KEY_LENGTH",
@@ -21,6 +27,7 @@ __all__ = [
     "check_run_id",
     "check_tag_value",
     "normalize_relative_path",
+    "parse_duration",
 ]
 
 MAX_ENTITY_KEY_LENGTH = 250
@@ -160,3 +167,29 @@ def normalize_relative_path(path: object, *, allow_empty: bool = False) -> str:
     if len(clean) > MAX_ARTIFACT_PATH_LENGTH:
         raise InvalidPathError(f"artifact path is longer than {MAX_ARTIFACT_PATH_LENGTH}")
     return clean
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", re.IGNORECASE)
+
+
+def parse_duration(value: Any, what: str = "a duration") -> int:
+    """Whole seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"2w"``.
+
+    Raises:
+        InvalidInputError: not a duration, or below one second.
+    """
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be a duration such as 15m, 1h or 1d, got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        found = _DURATION.fullmatch(str(value))
+        if not found:
+            raise InvalidInputError(
+                f"{what} must be a duration such as 90s, 15m, 1h or 1d, got {value!r}"
+            )
+        seconds = float(found.group(1)) * _UNITS[(found.group(2) or "s").lower()]
+    if not math.isfinite(seconds) or seconds < 0 or seconds != int(seconds):
+        raise InvalidInputError(f"{what} must be whole seconds >= 0, got {value!r}")
+    return int(seconds)

@@ -408,14 +408,18 @@ class LoadedModel:
 
     @property
     def has_proba(self) -> bool:
-        """True when the native model gives class probabilities (``predict_proba``)."""
-        return callable(getattr(self.raw, "predict_proba", None))
+        """True when the model gives class probabilities (:meth:`predict_proba`)."""
+        return self._flavor.has_proba(self._raw, self._options)
 
     @property
     def classes(self) -> list[Any] | None:
         """The class labels of a classifier, in the order of :meth:`predict_proba`'s columns."""
-        classes = getattr(self.raw, "classes_", None)
-        return None if classes is None else list(classes)
+        return self._flavor.classes(self._raw, self._options)
+
+    @property
+    def _options(self) -> Mapping[str, Any]:
+        options: Mapping[str, Any] = self.manifest.loader.get("options", {})
+        return options
 
     def predict_proba(self, data: Any, extra_columns: ExtraColumns | None = None) -> Any:
         """Class probabilities (one column per class in :attr:`classes`), input checked
@@ -431,7 +435,7 @@ class LoadedModel:
             )
         if self.signature is not None:
             data = enforce(self.signature.inputs, data, extra_columns or self.extra_columns)
-        return self.raw.predict_proba(data)
+        return self._flavor.predict_proba(self._raw, data, self._options)
 
 
 def _check_libraries(manifest: Manifest) -> None:

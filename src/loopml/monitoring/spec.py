@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loopml.entities.validation import parse_duration
 from loopml.errors import InvalidInputError
 
 __all__ = [
@@ -45,8 +46,6 @@ __all__ = [
     "parse_policy",
 ]
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", re.IGNORECASE)
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
     ">": operator.gt, "<": operator.lt,
@@ -54,28 +53,6 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 _CONDITION = re.compile(r"\s*([A-Za-z_][\w.\-:/]*)\s*(?:(>=|<=|==|!=|>|<)\s*(-?[\d.eE+\-]+))?\s*")
 _ROUTES = ("primary", "canary", "shadow")
 _TASKS = ("classification", "regression")
-
-
-def parse_duration(value: Any, what: str = "a duration") -> int:
-    """Whole seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"2w"``.
-
-    Raises:
-        InvalidInputError: not a duration, or below one second.
-    """
-    if isinstance(value, bool):
-        raise InvalidInputError(f"{what} must be a duration such as 15m, 1h or 1d, got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        found = _DURATION.fullmatch(str(value))
-        if not found:
-            raise InvalidInputError(
-                f"{what} must be a duration such as 90s, 15m, 1h or 1d, got {value!r}"
-            )
-        seconds = float(found.group(1)) * _UNITS[(found.group(2) or "s").lower()]
-    if not math.isfinite(seconds) or seconds < 0 or seconds != int(seconds):
-        raise InvalidInputError(f"{what} must be whole seconds >= 0, got {value!r}")
-    return int(seconds)
 
 
 @dataclass(frozen=True)

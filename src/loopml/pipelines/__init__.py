@@ -24,6 +24,7 @@ from loopml.pipelines.materializers import (
     PickledOutputWarning,
     register_materializer,
 )
+from loopml.pipelines.reproduce import ReproduceResult, reproduce
 from loopml.pipelines.runner import PipelineRun, StepRecord
 
 __all__ = [
@@ -32,10 +33,12 @@ __all__ = [
     "PickledOutputWarning",
     "Pipeline",
     "PipelineRun",
+    "ReproduceResult",
     "Step",
     "StepOutput",
     "StepRecord",
     "pipeline",
     "register_materializer",
+    "reproduce",
     "step",
 ]

@@ -5,6 +5,7 @@
     lm.registry.approve("pricing", mv.version, comment="passed review")
     lm.registry.set_alias("pricing", "champion", mv.version)
     lm.registry.history("pricing")                         # the audit log
+    lm.registry.lineage("models:/pricing@champion")        # its run, data and their origins
     print(lm.registry.card("pricing@champion").to_markdown())
 
 The functions here act on the default tracking store (``LOOPML_TRACKING_URI``, else
@@ -25,11 +26,15 @@ from loopml.entities._registry import (
 )
 from loopml.registry.cards import OWNER_SECTIONS, ModelCard, build_card
 from loopml.registry.client import RegistryClient, default_actor
+from loopml.registry.lineage import Lineage, LineageLink, LineageNode, lineage
 
 __all__ = [
     "OWNER_SECTIONS",
     "Approval",
     "AuditEntry",
+    "Lineage",
+    "LineageLink",
+    "LineageNode",
     "ModelCard",
     "ModelVersion",
     "RegisteredModel",
@@ -47,6 +52,7 @@ __all__ = [
     "get_model",
     "get_version",
     "history",
+    "lineage",
     "list_models",
     "list_versions",
     "register",

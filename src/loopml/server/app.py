@@ -19,10 +19,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Routers: ``/health``, loopml's own API under ``/api/v1``, and the MLflow REST API under
     ``/api/2.0/mlflow`` and ``/ajax-api/2.0/mlflow`` (plus the MLflow artifact proxy).
+    With ``server_auth_file`` set, every request but ``/health`` and the API docs needs a
+    token from that file (:mod:`loopml.server.auth`).
+
+    Raises:
+        ConfigurationError: the token file is missing, unreadable or malformed.
     """
     from loopml import __version__
 
     settings = settings or load_settings()
+    tokens = None
+    if settings.server_auth_file:
+        from loopml.server.auth import open_token_file
+
+        tokens = open_token_file(settings.server_auth_file)
     stores = open_stores(settings)
 
     @asynccontextmanager
@@ -62,4 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from loopml.server import mlflow as mlflow_api
 
     mlflow_api.include(app)
+    if tokens is not None:
+        from loopml.server.auth import AuthMiddleware
+
+        app.add_middleware(AuthMiddleware, tokens=tokens)
     return app

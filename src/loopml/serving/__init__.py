@@ -9,6 +9,7 @@ batch scoring of files.
     lm.serving.serve_deployment("pricing", detach=True)   # a server that follows the record
     lm.serving.promote("pricing")                  # the canary's version takes all traffic
     df = lm.serving.read_predictions("pricing", since="2026-11-01")
+    lm.serving.trace_prediction("pricing", request_id)   # model version, run, data, commit
     lm.serving.predict_file("pricing@champion", "day.parquet", "preds.parquet")  # batch
 
 Importing this package imports no web framework or table library; they load when a server
@@ -34,11 +35,13 @@ from loopml.serving.process import serve_deployment, stop_deployment
 from loopml.serving.routing import ROUTING_KEY_HEADER
 from loopml.serving.server import create_serving_app, run_server
 from loopml.serving.spec import DeploymentSpec, parse_canary
+from loopml.serving.trace import PredictionTrace, trace_prediction
 
 __all__ = [
     "ROUTING_KEY_HEADER",
     "BatchResult",
     "DeploymentSpec",
+    "PredictionTrace",
     "create_deployment",
     "create_serving_app",
     "delete_deployment",
@@ -55,5 +58,6 @@ __all__ = [
     "serve_deployment",
     "stop_deployment",
     "summarize_predictions",
+    "trace_prediction",
     "update_deployment",
 ]

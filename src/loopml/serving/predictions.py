@@ -105,6 +105,7 @@ def _query(
     client: TrackingClient | None,
     tail: str = "",
     per_request: bool = False,
+    request_id: str | None = None,
 ) -> pd.DataFrame | None:
     from loopml.storage.metadata.datasets_base import check_dataset_name
 
@@ -132,6 +133,7 @@ def _query(
         ("timestamp < ?", end),
         ("route = ?", route),
         ("model_version = ?", model_version),
+        ("request_id = ?", request_id),
     ):
         if value is not None:
             where.append(clause)

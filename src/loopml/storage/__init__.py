@@ -76,7 +76,9 @@ def open_stores(settings: Settings) -> Stores:
         # Artifacts travel through the server, which owns the artifact store.
         from loopml.storage.artifacts.http_store import HttpByteStore
 
-        byte_store = HttpByteStore(settings.tracking_uri, settings.http_timeout)
+        byte_store = HttpByteStore(
+            settings.tracking_uri, settings.http_timeout, settings.tracking_token
+        )
     else:
         byte_store = open_byte_store(artifact_root_for(settings), settings)
     return Stores(

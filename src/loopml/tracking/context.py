@@ -13,6 +13,7 @@ read once per process, because scanning them is the slow part.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import json
@@ -56,6 +57,16 @@ _EMPTY_TREE = {
 # Schemes where anything before "@" is a secret (a password or an access token).
 _SECRET_USERINFO_SCHEMES = {"http", "https", "ftp", "ftps"}
 _NAME_SEPARATORS = re.compile(r"[-_.]+")
+# An option or key=value whose name says it holds a secret: its value is not recorded.
+_SECRET_NAME = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|"
+    r"credentials?|auth)$",
+    re.IGNORECASE,
+)
+_OPTION = re.compile(r"^(-{1,2}[A-Za-z0-9][\w.-]*)(=(.*))?$", re.DOTALL)
+_KEY_VALUE = re.compile(r"^([A-Za-z_][\w.-]*)=(.*)$", re.DOTALL)
+_URL_IN_ARG = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s@/]*@[^\s]*")
+REDACTED = "***"
 _BLANK_LINE = re.compile(r"\r?\n\r?\n")
 _HEADER = re.compile(r"^(Name|Version):[ \t]*(\S.*?)[ \t]*\r?$", re.MULTILINE)
 # --no-optional-locks: do not take index.lock, so a concurrent `git commit` never fails.
@@ -155,8 +166,13 @@ def capture_run_context(*, packages: bool = True) -> RunContext:
             tags["loopml.source.git.remote"] = state.remote or ""
         if script is not None:
             entry = _relative_to(script, root)
+        here = _cwd()
+        if here is not None:
+            # where it was started from, inside the repository (scripts may rely on it)
+            with contextlib.suppress(ValueError):
+                tags["loopml.source.cwd"] = here.resolve().relative_to(root).as_posix()
     tags["loopml.source.entry_point"] = entry
-    tags["loopml.source.argv"] = _argv_json(sys.argv[1:])
+    tags["loopml.source.argv"] = _argv_json(redact_argv(sys.argv[1:]))
     tags["loopml.python.version"] = platform.python_version()
     tags["loopml.platform"] = platform.platform()
     tags["loopml.host"] = platform.node()
@@ -249,6 +265,61 @@ def _relative_to(script: Path, root: Path) -> str:
         return script.relative_to(root).as_posix()
     except ValueError:
         return str(script)
+
+
+def _secret_name(name: str) -> bool:
+    bare = name.lstrip("-")
+    if bare.lower().startswith("no-"):
+        return False  # `--no-auth`: a switch, not a value
+    return bool(_SECRET_NAME.search(bare.rsplit(".", 1)[-1]))
+
+
+def _redact_urls(arg: str) -> str:
+    return _URL_IN_ARG.sub(lambda m: _strip_password(m.group(0)), arg)
+
+
+def _strip_password(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if parts.scheme.lower() in _SECRET_USERINFO_SCHEMES:
+        netloc = f"{REDACTED}@{host}"  # a user part there is often an access token
+    elif colon:
+        netloc = f"{user}:{REDACTED}@{host}"
+    else:
+        return url
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def redact_argv(args: list[str]) -> list[str]:
+    """The arguments with secrets replaced by ``***``: the value of an option or a
+    ``key=value`` whose name ends like a secret (``--password``, ``--api-key``,
+    ``db.token=…``), and the password of a URL (``postgresql://me:pw@db``)."""
+    out: list[str] = []
+    hide_next = False
+    for arg in args:
+        if hide_next and not arg.startswith("-"):
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        hide_next = False
+        option = _OPTION.match(arg)
+        if option and _secret_name(option.group(1)):
+            if option.group(2) is None:
+                out.append(arg)
+                hide_next = True  # `--password VALUE`
+            else:
+                out.append(f"{option.group(1)}={REDACTED}")
+            continue
+        pair = _KEY_VALUE.match(arg)
+        if pair and _secret_name(pair.group(1)):
+            out.append(f"{pair.group(1)}={REDACTED}")
+            continue
+        out.append(_redact_urls(arg))
+    return out
 
 
 def _argv_json(args: list[str]) -> str:

@@ -206,6 +206,10 @@ def start_run(
             tag_map["loopml.seed"] = str(_pending_seed)
         if description:
             tag_map["loopml.note.content"] = description
+        if client.settings.run_tags:
+            from loopml.config import parse_run_tags
+
+            tag_map.update(parse_run_tags(client.settings.run_tags))
         tag_map.update({k: str(v) for k, v in (tags or {}).items()})
         run = client.create_run(
             exp_id,

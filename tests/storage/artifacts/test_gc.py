@@ -6,9 +6,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from blake3 import blake3
@@ -538,3 +542,103 @@ def test_orphans_of_an_interrupted_publish_or_collection_are_removed_once_old(
         0,  # their blobs were not stored to begin with
     )
     assert not any((root / key).exists() for key in orphans)
+
+
+class _NoAges(ByteStore):
+    """A complete byte store (over a memory store) that records no modification times, as
+    a backend without :class:`ObjectStats` does."""
+
+    def __init__(self, inner: ByteStore) -> None:
+        self.inner, self.url = inner, inner.url
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def size(self, key: str) -> int:
+        return self.inner.size(key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.inner.put_bytes(key, data)
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        self.inner.put_file(key, path)
+
+    def open_read(self, key: str) -> BinaryIO:
+        return self.inner.open_read(key)
+
+    def get_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        self.inner.get_file(key, path)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        return self.inner.list(prefix)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_store_without_ages_is_collected_only_without_a_grace_period(tmp_path: Path) -> None:
+    live, dead = _mixed_store(tmp_path / "local", tmp_path / "sources")
+    local = ContentAddressedStore(LocalByteStore(tmp_path / "local"))
+    target = ContentAddressedStore(
+        _NoAges(open_byte_store(f"memory://loopml-ages-{tmp_path.name}"))
+    )
+    transfer(local, target, [sorted(local.list_digests())], direction="push", remote_url="x")
+    stored = sorted(target.bytes.list())
+
+    spared = collect(target, live, now=_later(), rewrite_below=1.0)  # any age could be young
+    assert (spared.blobs_removed, spared.bytes_freed) == (0, 0)
+    assert sorted(target.bytes.list()) == stored
+
+    result = collect(target, live, min_age=0, rewrite_below=1.0)
+    assert result.blobs_removed == len(dead) and result.bytes_freed > 0
+    _assert_survivors(target, live, dead)
+
+
+_CRASHING_WRITER = """
+import os, sys
+from loopml.storage.artifacts import open_byte_store
+from loopml.storage.artifacts.packs import PackWriter
+writer = PackWriter(open_byte_store("memory://crashing"))
+writer.add("ab" * 32, b"x" * (2 << 20))  # past the write buffer: on disk
+print(writer._staging, flush=True)
+os._exit(1)  # killed before it could publish or clean up
+"""
+
+
+def test_staging_a_killed_writer_to_a_remote_store_left_in_the_temp_folder_is_removed(
+    cas: ContentAddressedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASHING_WRITER],
+        env={**os.environ, "TMPDIR": str(temp)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    left = Path(done.stdout.strip())
+    assert done.returncode == 1 and left.parent == temp and left.name.startswith("loopml-packs-")
+    assert sum(f.stat().st_size for f in left.iterdir()) >= 2 << 20
+    transfer_tmp = temp / "loopml-transfer-abc123"  # a blob copy cut short
+    transfer_tmp.write_bytes(b"partial")
+    running = temp / "loopml-packs-running"  # another writer, still at work
+    running.mkdir()
+    (running / "c.pack").write_bytes(b"being written")
+    other = temp / "loopml-notes.txt"  # not staging
+    other.write_text("keep")
+    for path in (left, *left.iterdir(), transfer_tmp, other):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    remote = ContentAddressedStore(open_byte_store(f"memory://loopml-temp-{tmp_path.name}"))
+
+    assert collect(cas, [], min_age=0).staging_removed == 0  # a local store has its own tmp
+    planned = collect(remote, [], dry_run=True)
+    assert planned.staging_removed == 2 and left.exists() and transfer_tmp.exists()
+    result = collect(remote, [])
+    assert result.staging_removed == 2 and result.bytes_freed >= 2 << 20
+    assert not left.exists() and not transfer_tmp.exists()
+    assert running.exists() and other.read_text() == "keep"

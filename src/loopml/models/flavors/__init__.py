@@ -61,6 +61,20 @@ class Flavor(ABC):
         """The object users know as the model (what :meth:`load` returned, by default)."""
         return raw
 
+    def classes(self, raw: Any, options: Mapping[str, Any]) -> list[Any] | None:
+        """A classifier's class labels, in the order of :meth:`predict_proba`'s columns
+        (None for other models); by default the native model's ``classes_``."""
+        classes = getattr(self.native(raw), "classes_", None)
+        return None if classes is None else list(classes)
+
+    def has_proba(self, raw: Any, options: Mapping[str, Any]) -> bool:
+        """True when the model gives class probabilities."""
+        return callable(getattr(self.native(raw), "predict_proba", None))
+
+    def predict_proba(self, raw: Any, data: Any, options: Mapping[str, Any]) -> Any:
+        """Class probabilities, one column per class, on data already checked."""
+        return self.native(raw).predict_proba(data)
+
     def extra_modules(self, model: Any) -> tuple[str, ...]:
         """More modules to pin for this particular object (e.g. a pipeline's steps)."""
         return ()

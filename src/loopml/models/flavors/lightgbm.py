@@ -1,5 +1,6 @@
 """LightGBM, in its native text model format. A scikit-learn wrapper is stored as its
-Booster plus what predict needs (the class labels of a classifier)."""
+Booster plus what predict needs (the class labels of a classifier); loaded back, a classifier
+predicts labels and gives ``predict_proba`` and ``classes`` as the wrapper did."""
 
 from __future__ import annotations
 
@@ -40,11 +41,26 @@ class LightGBMFlavor(Flavor):
     def predict(self, raw: Any, data: Any, options: Mapping[str, Any]) -> Any:
         import numpy as np
 
-        scores = raw.predict(data)
         classes = options.get("classes")
         if classes is None:
-            return scores
-        labels = np.asarray(classes)
+            return raw.predict(data)
+        return np.asarray(classes)[np.argmax(self.predict_proba(raw, data, options), axis=1)]
+
+    def classes(self, raw: Any, options: Mapping[str, Any]) -> list[Any] | None:
+        classes = options.get("classes")
+        return None if classes is None else list(classes)
+
+    def has_proba(self, raw: Any, options: Mapping[str, Any]) -> bool:
+        return options.get("classes") is not None
+
+    def predict_proba(self, raw: Any, data: Any, options: Mapping[str, Any]) -> Any:
+        import numpy as np
+
+        from loopml.errors import InvalidInputError
+
+        if options.get("classes") is None:
+            raise InvalidInputError("this lightgbm model is not a classifier: no predict_proba")
+        scores = np.asarray(raw.predict(data), dtype=float)
         if scores.ndim == 1:  # binary: the probability of the second class
-            return labels[(scores > 0.5).astype(int)]
-        return labels[np.argmax(scores, axis=1)]
+            return np.column_stack([1.0 - scores, scores])
+        return scores

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from loopml.schemas.serving import (
     CreateDeploymentBody,
@@ -13,6 +13,7 @@ from loopml.schemas.serving import (
     deployment_to_json,
     event_to_json,
 )
+from loopml.server.auth import request_user
 from loopml.server.deps import get_stores
 from loopml.storage import Stores
 from loopml.storage.metadata.base import MetadataStore
@@ -29,9 +30,10 @@ Name = Annotated[str, Path(min_length=1, max_length=250)]
 
 
 @router.post("/deployments")
-def create_deployment(body: CreateDeploymentBody, store: Store) -> dict[str, Any]:
+def create_deployment(body: CreateDeploymentBody, store: Store, request: Request) -> dict[str, Any]:
     """Add a deployment (revision 1, or the one after its name's last)."""
-    made = store.create_deployment(body.name, body.spec, body.versions, body.actor)
+    actor = request_user(request, body.actor)
+    made = store.create_deployment(body.name, body.spec, body.versions, actor)
     return deployment_to_json(made)
 
 
@@ -48,10 +50,13 @@ def get_deployment(name: Name, store: Store) -> dict[str, Any]:
 
 
 @router.patch("/deployments/{name}")
-def update_deployment(name: Name, body: UpdateDeploymentBody, store: Store) -> dict[str, Any]:
+def update_deployment(
+    name: Name, body: UpdateDeploymentBody, store: Store, request: Request
+) -> dict[str, Any]:
     """Replace the spec if the deployment is still at ``expected_revision`` (else 409)."""
+    actor = request_user(request, body.actor)
     changed = store.update_deployment(
-        name, body.spec, body.expected_revision, body.versions, body.actor, body.action
+        name, body.spec, body.expected_revision, body.versions, actor, body.action
     )
     return deployment_to_json(changed)
 
@@ -64,10 +69,10 @@ def set_endpoint(name: Name, body: EndpointBody, store: Store) -> dict[str, Any]
 
 @router.delete("/deployments/{name}")
 def delete_deployment(
-    name: Name, store: Store, actor: Annotated[str, Query(max_length=256)] = ""
+    name: Name, store: Store, request: Request, actor: Annotated[str, Query(max_length=256)] = ""
 ) -> dict[str, Any]:
     """Remove a deployment; its history is kept."""
-    store.delete_deployment(name, actor)
+    store.delete_deployment(name, request_user(request, actor))
     return {}
 
 

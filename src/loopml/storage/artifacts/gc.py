@@ -16,10 +16,12 @@ then pack); packs whose live bytes are below ``rewrite_below`` of their size are
 their live blobs, verified against their digests while copied, go into new packs, published
 (durably) before the old index and pack are removed. Packs at or above the threshold are
 left alone (their dead bytes are reported as ``bytes_dead_kept``). Stale staging left by
-interrupted writes on a local store (``tmp/packs-*`` folders of a :class:`PackWriter`,
-``tmp/loopml-transfer-*`` files of a transfer, ``.<name>.<uuid>.tmp`` files of an atomic
-write) is removed too. Nothing younger than ``min_age`` seconds (its modification time) is
-removed or rewritten; on a store that reports no modification times (see
+interrupted writes is removed too: on a local store ``tmp/packs-*`` folders of a
+:class:`PackWriter`, ``tmp/loopml-transfer-*`` files of a transfer and ``.<name>.<uuid>.tmp``
+files of an atomic write; for any other store the ``loopml-packs-*`` folders and
+``loopml-transfer-*`` files that writers to such stores keep in the system's temporary folder
+(those of the current user only). Nothing younger than ``min_age`` seconds (its
+modification time) is removed or rewritten; on a store that reports no modification times (see
 :class:`~loopml.storage.artifacts.base.ObjectStats`) every age is unknown, so nothing is
 removed unless ``min_age`` is 0.
 
@@ -84,6 +86,7 @@ from loopml.storage.artifacts.cas import CHUNKED, ContentAddressedStore, Recipe,
 from loopml.storage.artifacts.fsspec_store import LocalByteStore
 from loopml.storage.artifacts.packs import (
     PACKS,
+    TEMP_STAGING,
     PackEntry,
     decode_index,
     index_size,
@@ -96,6 +99,7 @@ __all__ = ["CollectResult", "collect"]
 Progress = Callable[[int], None]
 _BLOBS = "blobs"
 _STAGING = ("packs-", "loopml-transfer-")  # what interrupted writers leave under tmp/
+_TEMP_STAGING = (TEMP_STAGING, "loopml-transfer-")  # … and in the system's temporary folder
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,9 @@ class CollectResult:
             and staging removed, less the new packs (and indexes) that rewriting wrote.
         bytes_kept: bytes of the store's blob objects after the collection (new packs
             included, staging not).
-        staging_removed: stale staging folders and temporary files removed (local store).
+        staging_removed: stale staging folders and temporary files removed (under a local
+            store's ``tmp``; for other stores, their writers' staging in the system's
+            temporary folder).
         dry_run: nothing was changed; the figures say what a real run would do.
         bytes_dead_kept: bytes of dead blobs left inside packs kept because their live
             share is at or above ``rewrite_below``.
@@ -269,7 +275,9 @@ class _Collector:
                     seen.add(digest)
                     self.copies.append((digest, PackEntry(pack.id, offset, length)))
         if isinstance(self.store, LocalByteStore):
-            self._plan_staging(self.store.root)
+            self._plan_staging(self._local_staging(self.store.root))
+        else:
+            self._plan_staging(_temp_staging())
 
     def _recipe(self, digest: str) -> Recipe:
         return Recipe.from_bytes(self._read(self.recipes[digest].key), digest)
@@ -316,7 +324,8 @@ class _Collector:
             self.kept_packs.append(pack)
             self.dead_kept += size - sum(live)
 
-    def _plan_staging(self, root: Path) -> None:
+    @staticmethod
+    def _local_staging(root: Path) -> list[Path]:
         candidates: list[Path] = []
         tmp = root / "tmp"
         if tmp.is_dir():
@@ -326,6 +335,9 @@ class _Collector:
                 candidates += [
                     Path(dirpath, n) for n in files if n.startswith(".") and n.endswith(".tmp")
                 ]
+        return candidates
+
+    def _plan_staging(self, candidates: list[Path]) -> None:
         for path in candidates:
             try:
                 newest, size = _tree_stat(path)
@@ -438,6 +450,28 @@ class _Collector:
         gone = [*self.rewrite, *self.dead_packs, *self.orphans]
         objects += [o for pack in gone for o in pack.objects()]
         return sum(o.size for o in objects) + sum(s for _, s in self.staging)
+
+
+def _temp_staging() -> list[Path]:
+    """Staging that writers to non-local stores keep in the system's temporary folder; only
+    the current user's (another user's is not ours to judge, nor removable)."""
+    import tempfile
+
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return []
+    uid = os.getuid()
+    found = []
+    for entry in entries:
+        if not entry.name.startswith(_TEMP_STAGING):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_uid == uid and not entry.is_symlink():
+                found.append(Path(entry.path))
+        except OSError:
+            continue
+    return found
 
 
 def _validate(min_age: float, rewrite_below: float, now: float | None) -> None:

@@ -70,11 +70,11 @@ class HttpByteStore(ByteStore):
 
     holds_packs = False
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, token: str = "") -> None:
         from loopml.storage.metadata.rest._http import HttpSession
 
         self.url = base_url.rstrip("/")
-        self.http = HttpSession(self.url, timeout)
+        self.http = HttpSession(self.url, timeout, token)
 
     def _path(self, key: str) -> str:
         if _is_object(key):

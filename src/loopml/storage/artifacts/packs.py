@@ -38,6 +38,7 @@ from loopml.storage.artifacts.fsspec_store import LocalByteStore
 
 __all__ = [
     "PACK_LIMIT",
+    "TEMP_STAGING",
     "PackEntry",
     "PackWriter",
     "decode_index",
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 PACKS = "packs"
+#: Name prefix of a writer's staging folder in the system's temporary folder (stores that
+#: are not local folders); what a killed process leaves there, garbage collection removes.
+TEMP_STAGING = "loopml-packs-"
 PACK_LIMIT = 4 << 20  # blobs smaller than this go into packs
 _PACK_TARGET = 256 << 20  # a writer starts a new pack past this size
 _MAGIC = b"LOOPMLPACK1\n"
@@ -204,8 +208,9 @@ class PackWriter:
 
     Args:
         store: where the packs go.
-        staging: a folder for the temporary files (default: the store's ``tmp`` folder for
-            a local store, the system's temporary folder otherwise).
+        staging: a folder for the temporary files (default: a ``packs-*`` folder in the
+            store's ``tmp`` folder for a local store, a :data:`TEMP_STAGING` folder in the
+            system's temporary folder otherwise; a collection removes either once stale).
         durable: flush the packs to disk before they are named (default True).
     """
 
@@ -216,8 +221,10 @@ class PackWriter:
         self.durable = durable
         self._local = store if isinstance(store, LocalByteStore) else None
         if staging is None:
-            base = self._local.root / "tmp" if self._local else Path(tempfile.gettempdir())
-            staging = base / f"packs-{uuid.uuid4().hex}"
+            if self._local:
+                staging = self._local.root / "tmp" / f"packs-{uuid.uuid4().hex}"
+            else:
+                staging = Path(tempfile.gettempdir()) / f"{TEMP_STAGING}{uuid.uuid4().hex}"
         self._staging = staging
         self._staging.mkdir(parents=True, exist_ok=True)
         self._done: list[_OpenPack] = []

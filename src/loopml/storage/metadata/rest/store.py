@@ -63,8 +63,8 @@ class RestMetadataStore(
 ):
     """Metadata kept by a loopml server at ``base_url``."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
-        self.http = HttpSession(base_url, timeout)
+    def __init__(self, base_url: str, timeout: float = 30.0, token: str = "") -> None:
+        self.http = HttpSession(base_url, timeout, token)
 
     def close(self) -> None:
         self.http.close()
@@ -247,4 +247,4 @@ class RestMetadataStore(
 
 def open_rest_store(uri: str, settings: Settings) -> RestMetadataStore:
     """Factory used by :func:`loopml.storage.metadata.open_metadata_store`."""
-    return RestMetadataStore(uri, timeout=settings.http_timeout)
+    return RestMetadataStore(uri, timeout=settings.http_timeout, token=settings.tracking_token)
