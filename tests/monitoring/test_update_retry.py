@@ -420,3 +420,26 @@ def test_two_servers_retrying_one_window_check_it_once(
         "tags.`loopml.monitor.name` = 'race'",
     )
     assert len(runs) == 1
+
+
+def test_a_monitor_stored_before_pins_were_recorded_is_not_followed(
+    world: World, client: TrackingClient
+) -> None:
+    lm.monitoring.create_monitor("legacy", deployment="steady", reference="rides@1", delay=0)
+    store = client.stores.metadata
+    made = store.get_monitor("legacy")
+    # as an earlier loopml stored it: no record of a pin, outputs of a version since replaced
+    old = {k: v for k, v in made.spec.items() if k not in ("pinned_model", "model_task")}
+    old["model"] = "pricing/9"
+    store.update_monitor("legacy", made.reference, old)
+    when = past_hour(22)
+    write_log(client, "steady", when, rides(300, 53), world.model, "lg")  # pricing/1 serves
+    checked = lm.monitoring.run_check("legacy", window_start=when)
+    drift = checked.summary["drift"]
+    assert drift["prediction_drift"] is None
+    assert "profiles pricing/9" in drift["prediction_note"]
+    assert "monitor update legacy --refresh-outputs" in drift["prediction_note"]
+    assert store.get_monitor("legacy").spec["model"] == "pricing/9"  # not re-profiled
+    refreshed = lm.monitoring.update_monitor("legacy", refresh_outputs=True)
+    assert refreshed.monitor.spec["model"] == "pricing/1"
+    assert refreshed.monitor.spec["pinned_model"] is None  # followed from now on

@@ -446,6 +446,8 @@ def _follow_the_deployment(check: _Check, versions: list[str]) -> None:
 
     if not _stale_outputs(check.spec, versions, check.monitor.name)[1]:
         return
+    if "pinned_model" not in check.monitor.spec:
+        return  # stored before pins were recorded: it may be pinned; the note says what to do
     from loopml.monitoring.monitors import _model_ref
     from loopml.monitoring.update import update_monitor
     from loopml.serving.runtime import resolve
