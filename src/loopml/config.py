@@ -76,6 +76,10 @@ class Settings:
         serving_threads: threads a model server runs ``predict`` on.
         serving_max_body_mb: the largest request body a model server reads (MiB); a larger
             one is refused with 413 before it is read whole.
+        monitor_retries: times ``loopml monitor serve`` checks a ``failed`` or ``no_data``
+            window again (0: never).
+        monitor_retry_backoff: seconds after a failed or empty check before the first
+            re-check; each next one waits twice as long.
     """
 
     tracking_uri: str = DEFAULT_TRACKING_URI
@@ -103,6 +107,8 @@ class Settings:
     shadow_queue_size: int = 100
     serving_threads: int = 2
     serving_max_body_mb: int = 64
+    monitor_retries: int = 3
+    monitor_retry_backoff: float = 60.0
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def replace(self, **changes: Any) -> Settings:
@@ -156,6 +162,8 @@ def _validated(settings: Settings) -> Settings:
     ):
         if getattr(settings, name) < 1:
             raise ConfigurationError(f"{name} must be >= 1")
+    if settings.monitor_retries < 0 or not settings.monitor_retry_backoff >= 0:
+        raise ConfigurationError("monitor_retries and monitor_retry_backoff must be >= 0")
     return settings
 
 

@@ -31,7 +31,7 @@ errors in one place instead of guessing::
      │    ├── AlreadyExistsError                   a name clash
      │    ├── ParamConflictError                   a param re-logged with another value
      │    ├── InvalidStateError                    e.g. logging to a deleted or finished run
-     │    └── RevisionConflictError                a deployment changed since it was read
+     │    └── RevisionConflictError                a deployment or monitor changed since it was read
      ├── IntegrityError (500, exit 5)
      │    ├── CorruptBlobError                     a blob whose bytes do not match its digest
      │    └── ModelIntegrityError                  a packaged model file that fails its digest
@@ -242,8 +242,8 @@ class InvalidStateError(ConflictError):
 
 
 class RevisionConflictError(ConflictError):
-    """A deployment was changed by someone else since the revision the update was based on;
-    read it again and retry."""
+    """A deployment or a monitor was changed by someone else since the revision the update
+    was based on; read it again and retry."""
 
     code = "RESOURCE_CONFLICT"
 

@@ -16,6 +16,7 @@ from loopml.errors import (
     InvalidInputError,
     InvalidStateError,
     MonitorNotFoundError,
+    RevisionConflictError,
 )
 from loopml.storage.metadata import MetadataStore, open_metadata_store
 from tests.contract.conftest import IMPLEMENTATIONS, make_store_uri
@@ -69,6 +70,115 @@ def test_create_read_list_delete(store: MetadataStore) -> None:
     ):
         with pytest.raises(InvalidInputError):
             bad()
+
+
+def test_update_replaces_spec_and_reference_and_keeps_the_results(store: MetadataStore) -> None:
+    made = store.create_monitor("pricing", "pricing", "datasets:/rides/3", 3600, SPEC, "ana")
+    assert (made.revision, made.updated_by, made.update_time) == (1, "ana", made.creation_time)
+    assert store.claim_monitor_window("pricing", T0, T0 + HOUR, "w")
+    store.record_monitor_result(_result(), [_column("fare", True)], owner="w")
+    spec = {**SPEC, "threshold": 0.01}
+    changed = store.update_monitor("pricing", "datasets:/rides/4", spec, "bo", expected_revision=1)
+    assert (changed.reference, dict(changed.spec), changed.revision) == (
+        "datasets:/rides/4",
+        spec,
+        2,
+    )
+    assert (changed.updated_by, changed.created_by, changed.creation_time) == (
+        "bo", "ana", made.creation_time,
+    )  # fmt: skip
+    assert changed.update_time > made.update_time
+    assert (changed.deployment, changed.window) == ("pricing", 3600)
+    assert store.get_monitor("pricing") == changed
+    assert store.list_monitors() == [changed]
+    # the windows checked before the change keep their results
+    assert store.get_monitor_result("pricing", T0).status == "alert"
+    assert [c.column for c in store.list_monitor_columns("pricing", [T0])] == ["fare"]
+    # a change made from an older revision is refused, and writes nothing
+    with pytest.raises(RevisionConflictError, match="revision 2"):
+        store.update_monitor("pricing", "datasets:/rides/5", SPEC, "cy", expected_revision=1)
+    assert store.get_monitor("pricing") == changed
+    again = store.update_monitor("pricing", "datasets:/rides/4", SPEC)  # no check asked for
+    assert again.revision == 3 and dict(again.spec) == SPEC
+    with pytest.raises(MonitorNotFoundError):
+        store.update_monitor("nope", "datasets:/rides/4", SPEC)
+    for bad in (
+        lambda: store.update_monitor("pricing", "", SPEC),
+        lambda: store.update_monitor("pricing", "datasets:/rides/4", {"x": math.nan}),
+        lambda: store.update_monitor("pricing", "datasets:/r/1", SPEC, expected_revision=-1),
+    ):
+        with pytest.raises(InvalidInputError):
+            bad()
+    assert store.get_monitor("pricing") == again
+
+
+def test_concurrent_updates_from_one_revision_have_one_winner(store: MetadataStore) -> None:
+    store.create_monitor("pricing", "pricing", "datasets:/rides/3", 3600, SPEC)
+    wins: list[int] = []
+    lost: list[int] = []
+
+    def change(i: int) -> None:
+        try:
+            store.update_monitor("pricing", f"datasets:/rides/{i}", SPEC, expected_revision=1)
+            wins.append(i)
+        except RevisionConflictError:
+            lost.append(i)
+
+    threads = [threading.Thread(target=change, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1 and len(lost) == 4
+    found = store.get_monitor("pricing")
+    assert found.revision == 2 and found.reference == f"datasets:/rides/{wins[0]}"
+
+
+def test_a_claim_at_a_revision_is_a_compare_and_set(store: MetadataStore) -> None:
+    store.create_monitor("pricing", "pricing", "datasets:/rides/3", 3600, SPEC)
+    assert not store.claim_monitor_window("pricing", T0, T0 + HOUR, "a", revision=1)  # none yet
+    assert store.claim_monitor_window("pricing", T0, T0 + HOUR, "a")
+    store.record_monitor_result(_result("no_data", 0), [], owner="a")
+    seen = store.get_monitor_result("pricing", T0).revision
+    # a no_data window is re-checked only on purpose, and only from the revision read
+    assert not store.claim_monitor_window("pricing", T0, T0 + HOUR, "b")
+    assert store.claim_monitor_window("pricing", T0, T0 + HOUR, "b", replace=True, revision=seen)
+    store.record_monitor_result(_result("ok"), [], owner="b")
+    # c read the no_data result before b stored its own: c's retry is refused
+    assert not store.claim_monitor_window("pricing", T0, T0 + HOUR, "c", True, revision=seen)
+    assert store.get_monitor_result("pricing", T0).status == "ok"
+    # a failed window is retried from the revision read, once
+    start = T0 + HOUR
+    assert store.claim_monitor_window("pricing", start, start + HOUR, "a")
+    store.record_monitor_result(_result("failed", 0, start), [], owner="a")
+    failed = store.get_monitor_result("pricing", start).revision
+    assert store.claim_monitor_window("pricing", start, start + HOUR, "b", revision=failed)
+    store.record_monitor_result(_result("failed", 0, start), [], owner="b")
+    assert not store.claim_monitor_window("pricing", start, start + HOUR, "c", revision=failed)
+    assert store.claim_monitor_window("pricing", start, start + HOUR, "c", revision=failed + 1)
+    with pytest.raises(InvalidInputError):
+        store.claim_monitor_window("pricing", start, start + HOUR, "d", revision=-1)
+
+
+def test_concurrent_retries_of_a_failed_window_have_one_winner(store: MetadataStore) -> None:
+    store.create_monitor("pricing", "pricing", "datasets:/rides/3", 3600, SPEC)
+    assert store.claim_monitor_window("pricing", T0, T0 + HOUR, "first")
+    store.record_monitor_result(_result("failed", 0), [], owner="first")
+    seen = store.get_monitor_result("pricing", T0).revision
+    wins: list[str] = []
+
+    def retry(owner: str) -> None:
+        if store.claim_monitor_window("pricing", T0, T0 + HOUR, owner, revision=seen):
+            wins.append(owner)
+            store.record_monitor_result(_result("failed", 0), [], owner=owner)
+
+    threads = [threading.Thread(target=retry, args=(f"w{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    assert store.get_monitor_result("pricing", T0).revision == seen + 1
 
 
 def test_a_window_is_claimed_once_recorded_and_read_back(store: MetadataStore) -> None:

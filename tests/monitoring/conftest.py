@@ -144,9 +144,10 @@ def write_log(
     model: Any,
     prefix: str,
     per_request: int = 20,
+    version: tuple[str, int] = ("pricing", 1),
 ) -> list[str]:
-    """Rows of ``frame`` as a model server logs them, at ``when`` (the log's own writer);
-    returns the request ids."""
+    """Rows of ``frame`` as a model server logs them, at ``when`` (the log's own writer),
+    answered by the registered ``version``; returns the request ids."""
     from loopml.serving.predlog import LogEntry, PredictionLogger
 
     logger = PredictionLogger(client.stores.blobs.bytes, deployment, flush_interval=60)
@@ -158,7 +159,7 @@ def write_log(
         us = int(when.timestamp() * 1e6) + i
         logger.record(
             LogEntry(
-                request_id, us, "primary", "pricing", 1, None, 200, 1.5, None, len(chunk),
+                request_id, us, "primary", version[0], version[1], None, 200, 1.5, None, len(chunk),
                 {c: chunk[c].to_numpy() for c in FEATURES},
                 {"prediction": model.predict(chunk[FEATURES])},
             )

@@ -1,4 +1,4 @@
-"""`loopml monitor create|list|show|delete|run|serve|report` and `loopml monitor metric add`:
+"""`loopml monitor create|update|list|show|delete|run|serve|report`, `loopml monitor metric add`:
 monitors over a deployment's prediction log (registered on the `monitor` app)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from loopml.cli._output import fmt_time, print_json, print_table
 
 if TYPE_CHECKING:
     from loopml.entities import Monitor
-    from loopml.monitoring import CheckResult
+    from loopml.monitoring import CheckResult, MonitorUpdate
 
 Name = Annotated[str, typer.Argument(help="Monitor name.")]
 metric_app = typer.Typer(help="Business metrics logged against a deployment.", no_args_is_help=True)
@@ -147,6 +147,174 @@ def create(
         typer.echo(f"prediction reference: outputs of {spec.get('model')} on the reference rows")
 
 
+# what `monitor update --clear` empties, and the value that clears it
+_CLEARABLE: dict[str, Any] = {
+    "tests": {}, "categorical": [], "policies": [], "on-drift": [], "on-quality": [],
+    "alerts": [], "retrain-params": {}, "retrain-dataset": "", "model": "", "task": "auto",
+}  # fmt: skip
+
+
+def update(
+    name: Name,
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="A new reference version (rides@4).")
+    ] = None,
+    window: Annotated[
+        str | None, typer.Option("--window", help="Refused unless unchanged (a new monitor).")
+    ] = None,
+    delay: Annotated[
+        str | None, typer.Option("--delay", help="How long after its end a window is complete.")
+    ] = None,
+    drift_threshold: Annotated[
+        str | None,
+        typer.Option("--drift-threshold", help="Significance level: default (0.05) or a number."),
+    ] = None,
+    drift_share: Annotated[
+        float | None,
+        typer.Option("--drift-share", help="Share of drifted features that is dataset drift."),
+    ] = None,
+    test: Annotated[
+        list[str] | None,
+        typer.Option("--test", "-t", help="COLUMN=TEST[:THRESHOLD]; replaces the tests."),
+    ] = None,
+    categorical: Annotated[
+        list[str] | None, typer.Option("--categorical", help="Compare COLUMN as categories.")
+    ] = None,
+    on_drift: Annotated[
+        list[str] | None, typer.Option("--on-drift", help="ACTION on dataset drift (replaces).")
+    ] = None,
+    on_quality: Annotated[
+        list[str] | None, typer.Option("--on-quality", help="ACTION on quality errors (replaces).")
+    ] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", help="'CONDITION -> ACTION, …'; replaces the other policies."),
+    ] = None,
+    alert: Annotated[
+        list[str] | None, typer.Option("--alert", help="webhook:URL or log (replaces).")
+    ] = None,
+    retrain_param: Annotated[
+        list[str] | None, typer.Option("--retrain-param", help="NAME=VALUE (replaces).")
+    ] = None,
+    retrain_data_param: Annotated[
+        str | None, typer.Option("--retrain-data-param", help="Parameter taking the data's URI.")
+    ] = None,
+    retrain_every: Annotated[
+        str | None, typer.Option("--retrain-every", help="At most one retraining per this long.")
+    ] = None,
+    alert_every: Annotated[
+        str | None, typer.Option("--alert-every", help="At most one alert per this long.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Profile this model's outputs, and pin it.")
+    ] = None,
+    refresh_outputs: Annotated[
+        bool,
+        typer.Option(
+            "--refresh-outputs",
+            help="Profile the outputs again (pinned model, else the deployment's primary).",
+        ),
+    ] = False,
+    task: Annotated[
+        str | None, typer.Option("--task", help="classification, regression or auto.")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="The label's column in retraining data.")
+    ] = None,
+    prediction: Annotated[
+        str | None, typer.Option("--prediction", help="The output compared with labels.")
+    ] = None,
+    route: Annotated[
+        list[str] | None, typer.Option("--route", help="Routes whose rows are checked.")
+    ] = None,
+    clear: Annotated[
+        list[str] | None,
+        typer.Option("--clear", help=f"Empty a setting: {', '.join(_CLEARABLE)}."),
+    ] = None,
+    json_out: JsonOption = False,
+    tracking_uri: TrackingUriOption = None,
+) -> None:
+    """Change a monitor's settings, keeping its history; shows what changed."""
+    from loopml.errors import InvalidInputError
+    from loopml.monitoring import update_monitor
+
+    use_tracking_uri(tracking_uri)
+    given: dict[str, Any] = {
+        "tests": parse_assignments(test, "--test") if test else None,
+        "categorical": _many(categorical) or None,
+        "policies": _many(policy) or None,
+        "on_drift": _many(on_drift) or None,
+        "on_quality": _many(on_quality) or None,
+        "alerts": _many(alert) or None,
+        "retrain_params": (
+            parse_assignments(retrain_param, "--retrain-param", typed=True)
+            if retrain_param
+            else None
+        ),
+        "retrain_dataset": None,
+        "model": model,
+        "task": task,
+    }
+    for item in _many(clear):
+        key = item.strip().lower()
+        if key not in _CLEARABLE:
+            raise InvalidInputError(
+                f"--clear {item!r}: a setting to clear is one of {', '.join(_CLEARABLE)}"
+            )
+        if given[key.replace("-", "_")] not in (None, [], {}):
+            raise InvalidInputError(f"--clear {key} contradicts the value given for {key}")
+        given[key.replace("-", "_")] = _CLEARABLE[key]
+    changed = update_monitor(
+        name,
+        reference=reference,
+        window=window,
+        delay=delay,
+        threshold=drift_threshold,
+        drift_share=drift_share,
+        retrain_data_param=retrain_data_param,
+        retrain_every=retrain_every,
+        alert_every=alert_every,
+        refresh_outputs=refresh_outputs,
+        target=target,
+        prediction=prediction,
+        routes=_many(route) or None,
+        **given,
+    )
+    if json_out:
+        print_json(changed.to_dict())
+        return
+    _render_update(changed)
+
+
+def _render_update(changed: MonitorUpdate) -> None:
+    m = changed.monitor
+    if not changed.changed:
+        typer.echo(f"monitor {m.name}: nothing changed (revision {m.revision})")
+        return
+    print_table(
+        ["setting", "before", "after"],
+        [[c.setting, _value(c.before), _value(c.after)] for c in changed.changes],
+        title=f"monitor {m.name}: revision {changed.previous.revision} → {m.revision}",
+    )
+    typer.echo(
+        f"changed by {m.updated_by or 'unknown'} at {fmt_time(m.update_time)}; windows "
+        "checked before keep their results"
+    )
+    spec = m.spec
+    if spec.get("output_note"):
+        typer.echo(f"note: {spec['output_note']}; prediction drift is not tested")
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "(none)"
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value) or "(none)"
+    return str(value)
+
+
 def _monitor_json(monitor: Monitor) -> dict[str, Any]:
     from loopml.schemas.monitoring import monitor_to_json
 
@@ -207,6 +375,19 @@ def show(
         return
     m, spec = report.monitor, dict(report.monitor.spec)
     typer.echo(f"monitor {m.name}: deployment {m.deployment}, reference {m.reference}")
+    changed = (
+        f"; last changed by {m.updated_by or 'unknown'} at {fmt_time(m.update_time)}"
+        if m.revision > 1
+        else ""
+    )
+    typer.echo(
+        f"revision {m.revision}: created by {m.created_by or 'unknown'} at "
+        f"{fmt_time(m.creation_time)}{changed}"
+    )
+    if spec.get("output_profile"):
+        typer.echo(f"prediction reference: outputs of {spec.get('model')} on the reference rows")
+    elif spec.get("output_note"):
+        typer.echo(f"prediction reference: none ({spec['output_note']})")
     typer.echo(
         f"windows of {m.window} s (complete {spec['delay']} s after their end); drift threshold "
         f"{spec['threshold']}, dataset drift at {spec['drift_share']:.0%} of features"
@@ -222,12 +403,12 @@ def show(
         [w["window_start"], w["status"], w["rows"], w["drift_share"],
          ", ".join(w["drifted_columns"]), w["quality_errors"],
          ", ".join(f"{k} {v:.4g}" for k, v in report.headline(w["performance"])),
-         ", ".join(w["fired"]), w["run_id"] or ""]
+         ", ".join(w["fired"]), w["run_id"] or "", w["monitor_revision"] or ""]
         for w in reversed(report.window_rows())
     ]  # fmt: skip
     print_table(
         ["window (UTC)", "status", "rows", "drift share", "drifted", "quality errors",
-         "performance", "fired", "run"],
+         "performance", "fired", "run", "monitor rev."],
         rows, title=f"last {len(rows)} window(s)",
     )  # fmt: skip
     if report.actions:
@@ -290,19 +471,76 @@ def run(
             "--recompute", help="Compute a stored window again (actions are not repeated)."
         ),
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Check every failed window again (oldest first)."),
+    ] = False,
+    retry_no_data: Annotated[
+        bool,
+        typer.Option("--retry-no-data", help="Check every window that had no data again."),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="With --retry-*: only windows from this time (ISO-8601)."),
+    ] = None,
     json_out: JsonOption = False,
     tracking_uri: TrackingUriOption = None,
 ) -> None:
-    """Check one window now (default: the last complete one); exit 1 when a policy fired."""
+    """Check one window now (default: the last complete one), or retry failed windows;
+    exit 1 when a policy fired, 2 when a retried window failed again."""
     from loopml.monitoring import run_check
 
     use_tracking_uri(tracking_uri)
+    if retry_failed or retry_no_data:
+        if window_start is not None:
+            from loopml.errors import InvalidInputError
+
+            raise InvalidInputError(
+                "--window-start checks one window; --retry-failed and --retry-no-data check "
+                "every such window (narrow them with --since)"
+            )
+        _retry(name, since, retry_failed, retry_no_data, recompute, json_out)
+        return
     result = run_check(name, window_start=window_start, recompute=recompute)
     if json_out:
         print_json(result.to_dict())
     else:
         _render(result)
     if result.status == "alert":
+        raise typer.Exit(1)
+
+
+def _retry(
+    name: str,
+    since: str | None,
+    failed: bool,
+    no_data: bool,
+    recompute: bool,
+    json_out: bool,
+) -> None:
+    from loopml.errors import InvalidInputError
+    from loopml.monitoring import retry_failed
+
+    if recompute:
+        raise InvalidInputError("--recompute checks one window; it does not go with --retry-*")
+    tried = retry_failed(name, failed=failed, no_data=no_data, since=since)
+    if json_out:
+        print_json([r.to_dict() for r in tried])
+    else:
+        for r in tried:
+            if r.check is not None:
+                typer.echo(r.check.line())
+            elif r.error:
+                typer.echo(f"monitor {name} window at {fmt_time(r.before.window_start)}: "
+                           f"FAILED again: {r.error}")  # fmt: skip
+            else:
+                typer.echo(f"monitor {name} window at {fmt_time(r.before.window_start)}: "
+                           "checked by another checker meanwhile")  # fmt: skip
+        kinds = " and ".join(k for k, on in (("failed", failed), ("empty", no_data)) if on)
+        typer.echo(f"{len(tried)} {kinds} window(s) checked again")
+    if any(r.error for r in tried):
+        raise typer.Exit(2)
+    if any(r.check is not None and r.check.status == "alert" for r in tried):
         raise typer.Exit(1)
 
 
@@ -383,6 +621,7 @@ def metric_add(
 def register(app: typer.Typer) -> None:
     """Add these commands to the `monitor` app."""
     app.command("create")(create)
+    app.command("update")(update)
     app.command("list")(list_)
     app.command("show")(show)
     app.command("delete")(delete)

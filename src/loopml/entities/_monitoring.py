@@ -21,6 +21,9 @@ class Monitor:
         window: the window length in seconds; windows are aligned to the epoch (UTC).
         spec: the rest (tests, thresholds, policies, actions, rate limits, the outputs'
             reference profile), as defined by :class:`loopml.monitoring.MonitorSpec`.
+        revision: 1 when created, one more for each change of its spec or reference.
+        updated_by, update_time: who changed it last, and when (ms since the epoch); the
+            creator and creation time until it is changed.
     """
 
     name: str
@@ -30,6 +33,9 @@ class Monitor:
     spec: Mapping[str, Any]
     created_by: str
     creation_time: int
+    revision: int = 1
+    updated_by: str = ""
+    update_time: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ model still right?
     lm.monitoring.create_monitor("pricing", reference="rides@3", window="1h",
                                  on_drift=["retrain:pipelines.train:training"],
                                  alerts=["webhook:http://127.0.0.1:9000/hook"])
+    lm.monitoring.update_monitor("pricing", threshold=0.01)   # keeps the history
     lm.monitoring.run_check("pricing")           # the last complete window of the log
     lm.monitoring.log_labels("pricing", labels)  # ground truth, joined by request id
     lm.monitoring.log_business_metric("pricing", "revenue_per_ride", 12.4)
@@ -40,9 +41,11 @@ from loopml.monitoring.methods import (
 )
 from loopml.monitoring.monitors import create_monitor, delete_monitor, get_monitor, list_monitors
 from loopml.monitoring.report import FRAME_COLUMNS, ColumnDrift, DriftReport
+from loopml.monitoring.retry import Retried, retry_failed
 from loopml.monitoring.serve import run_due, serve_monitors
 from loopml.monitoring.spec import MonitorSpec, Policy, parse_action, parse_policy
 from loopml.monitoring.stats import PSI_EPSILON
+from loopml.monitoring.update import Change, MonitorUpdate, update_monitor
 from loopml.serving.predictions import read_predictions as predictions
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "FRAME_COLUMNS",
     "PSI_EPSILON",
     "TESTS",
+    "Change",
     "CheckResult",
     "ColumnDrift",
     "DriftReport",
@@ -59,7 +63,9 @@ __all__ = [
     "LabelsReport",
     "MonitorReport",
     "MonitorSpec",
+    "MonitorUpdate",
     "Policy",
+    "Retried",
     "create_monitor",
     "delete_monitor",
     "drift",
@@ -73,7 +79,9 @@ __all__ = [
     "predictions",
     "read_business_metrics",
     "read_labels",
+    "retry_failed",
     "run_check",
     "run_due",
     "serve_monitors",
+    "update_monitor",
 ]

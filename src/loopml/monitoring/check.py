@@ -13,7 +13,14 @@ the result. Actions are claimed per window, so neither repeats them.
 
 The check is a run in the experiment ``loopml-monitoring`` with the reference dataset
 version as its input (lineage), its figures as metrics, and tags naming the monitor and the
-window. A window without predictions is a ``no_data`` result (and no run).
+window. A window without predictions is a ``no_data`` result (and no run). Every result
+records the monitor revision, reference and output model it was checked with
+(``summary["checked_with"]``); a ``failed`` or ``no_data`` one counts the checks in a row
+that found it so (``summary["attempts"]``, see :mod:`loopml.monitoring.retry`).
+
+A monitor that follows its deployment (made without ``model=``) profiles the outputs of the
+deployment's new primary model when that model served the window and the profiled one did
+not; the outputs are never compared with another version's profile without saying so.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ log = logging.getLogger("loopml.monitoring")
 
 EXPERIMENT = "loopml-monitoring"
 TAG = "loopml.monitor."
+_RETRIED = ("failed", "no_data")  # statuses a later check may change
 
 
 @dataclass
@@ -240,6 +248,14 @@ class _Check:
     spec: MonitorSpec
     window: Window
     owner: str
+    attempts: int = 0  # checks before this one that found the window failed or empty
+
+
+def _attempts(result: MonitorResult | None) -> int:
+    """How many checks in a row found a window ``failed`` or ``no_data``."""
+    if result is None or result.status not in _RETRIED:
+        return 0
+    return int(result.summary.get("attempts", 1))
 
 
 def _reference(check: _Check) -> tuple[Any, Any]:
@@ -278,7 +294,10 @@ def _drift(check: _Check, data: WindowData, profile: Any) -> tuple[dict[str, Any
     ]  # fmt: skip
     predictions: list[Any] = []
     note = spec.output_note
-    if spec.output_profile is not None:
+    stale, skip = _stale_outputs(spec, data.counts.get("model_versions", []), check.monitor.name)
+    if skip:
+        note = stale
+    elif spec.output_profile is not None:
         testable = ("integer", "float", "string", "categorical", "boolean")
         profiled = spec.output_profile.get("columns", [])
         known = {c["name"] for c in profiled if c.get("kind") in testable}
@@ -311,9 +330,34 @@ def _drift(check: _Check, data: WindowData, profile: Any) -> tuple[dict[str, Any
         "not_tested": [c.column for c in results if c.drifted is None],
         "prediction_drift": any(c.drifted for c in pred) if pred else None,
         "drifted_outputs": [c.column for c in pred if c.drifted],
-        "prediction_note": "" if pred else note,
+        "prediction_note": stale if pred else note,
     }
     return summary, results + predictions
+
+
+def _stale_outputs(spec: MonitorSpec, versions: list[str], name: str) -> tuple[str, bool]:
+    """(what to say, whether to skip the outputs' test) when the outputs' reference profiles
+    a registered version that made none of the window's predictions. A monitor that follows
+    the deployment skips it (its reference is stale: another version's outputs); one pinned
+    to a model compares with that model's outputs on purpose, and says so."""
+    import re
+
+    profiled = spec.model or ""
+    if spec.output_profile is None or not re.fullmatch(r"[^:@]+/\d+", profiled):
+        return "", False
+    if not versions or profiled in versions:
+        return "", False
+    served = ", ".join(versions)
+    if spec.pinned_model:
+        return (
+            f"the window's predictions come from {served}, compared with the outputs of the "
+            f"pinned model {profiled} on the reference"
+        ), False
+    return (
+        f"the outputs were not tested: their reference profiles {profiled}, but this window's "
+        f"predictions come from {served}; profile the new model's outputs with "
+        f"`loopml monitor update {name} --refresh-outputs`"
+    ), True
 
 
 def _start_run(check: _Check, revision: int) -> str:
@@ -392,12 +436,68 @@ def _late(check: _Check, data: WindowData) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _follow_the_deployment(check: _Check, versions: list[str]) -> None:
+    """A monitor that follows its deployment (no pinned model) profiles the outputs again
+    when the window's predictions come from the deployment's primary model now and the
+    profiled version made none of them (a promotion since): the monitor gets a new
+    revision, and this window is checked with it. Two checkers doing it at once make one
+    revision; when it cannot be done the window's outputs are not tested, and it says why."""
+    from loopml.errors import RevisionConflictError
+
+    if not _stale_outputs(check.spec, versions, check.monitor.name)[1]:
+        return
+    if "pinned_model" not in check.monitor.spec:
+        return  # stored before pins were recorded: it may be pinned; the note says what to do
+    from loopml.monitoring.monitors import _model_ref
+    from loopml.monitoring.update import update_monitor
+    from loopml.serving.runtime import resolve
+
+    name, store = check.monitor.name, check.client.stores.metadata
+    try:
+        primary = _model_ref(check.client, check.monitor.deployment, None)
+        if primary is None or resolve(primary, check.client).label not in versions:
+            return  # an older window, or a canary's: the profiled primary is not stale
+        changed = update_monitor(name, refresh_outputs=True, client=check.client)
+        monitor = changed.monitor
+        log.warning(
+            "monitor %s: the deployment's model is now %s; its outputs on the reference "
+            "were profiled again (monitor revision %s)",
+            name, monitor.spec.get("model"), monitor.revision,
+        )  # fmt: skip
+    except RevisionConflictError:
+        monitor = store.get_monitor(name)  # another checker profiled them first
+    except LoopmlError as exc:
+        log.warning("monitor %s: could not profile the new model's outputs: %s", name,
+                    exc.message)  # fmt: skip
+        return
+    check.monitor, check.spec = monitor, MonitorSpec.from_dict(monitor.spec)
+
+
+def _checked_with(check: _Check) -> dict[str, Any]:
+    """What a result was computed against: the monitor's revision, reference and the model
+    whose outputs are the prediction reference."""
+    return {
+        "monitor_revision": check.monitor.revision,
+        "reference": check.monitor.reference,
+        "output_model": check.spec.model if check.spec.output_profile is not None else None,
+    }
+
+
 def _compute(check: _Check, folder: Path, revision: int) -> CheckResult:
     spec, name, window = check.spec, check.monitor.name, check.window
     store = check.client.stores.metadata
     data = read_window(check.client.stores, check.monitor.deployment, window, spec.routes, folder)
-    base: dict[str, Any] = {"window": window.to_dict(), "rows": data.rows, "counts": data.counts}
+    if data.path is not None:
+        _follow_the_deployment(check, data.counts.get("model_versions", []))
+        spec = check.spec
+    base: dict[str, Any] = {
+        "window": window.to_dict(),
+        "rows": data.rows,
+        "counts": data.counts,
+        "checked_with": _checked_with(check),
+    }
     if data.path is None:
+        base["attempts"] = check.attempts + 1
         summary = {**base, "status": "no_data",
                    "note": "no predictions in this window (routes: "
                    f"{', '.join(spec.routes)})"}  # fmt: skip
@@ -546,15 +646,18 @@ def run_check(
             return _guarded(check, lambda folder: _refresh(check, existing, folder))
         columns = store.list_monitor_columns(name, [window.start])
         return CheckResult(name, window, existing, columns, _all_actions(check), reused=True)
-    revision = _revision(store, name, window.start)
+    prior = _prior(store, name, window.start)
+    check.attempts = _attempts(prior)
+    revision = 1 if prior is None else prior.revision + 1
     return _guarded(check, lambda folder: _compute(check, folder, revision))
 
 
-def _revision(store: Any, name: str, start: int) -> int:
+def _prior(store: Any, name: str, start: int) -> MonitorResult | None:
     try:
-        return int(store.get_monitor_result(name, start).revision) + 1
+        found: MonitorResult = store.get_monitor_result(name, start)
     except LoopmlError:
-        return 1
+        return None
+    return found
 
 
 def _guarded(check: _Check, work: Any) -> CheckResult:
@@ -571,10 +674,16 @@ def _guarded(check: _Check, work: Any) -> CheckResult:
         try:
             current = store.get_monitor_result(name, window.start)
             if current.claimed_by == check.owner:
-                if isinstance(exc, Exception) and current.revision == 0:
+                # a window with a result keeps it; one never checked, failed or empty
+                # records the failure (and counts the attempt: retries are bounded)
+                if isinstance(exc, Exception) and (
+                    current.revision == 0 or current.status in _RETRIED
+                ):
+                    summary = {"window": window.to_dict(), "status": "failed",
+                               "error": message[:2000], "attempts": check.attempts + 1,
+                               "checked_with": _checked_with(check)}  # fmt: skip
                     failed = MonitorResult(name, window.start, window.end, "failed", 0, None,
-                                           {"window": window.to_dict(), "status": "failed",
-                                            "error": message[:2000]}, "", 0, 0)  # fmt: skip
+                                           summary, "", 0, 0)  # fmt: skip
                     store.record_monitor_result(failed, [], check.owner)
                 else:
                     store.release_monitor_window(name, window.start, check.owner)

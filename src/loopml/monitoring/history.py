@@ -105,6 +105,9 @@ class MonitorReport:
                     "revision": r.revision,
                     "error": s.get("error"),
                     "note": s.get("note"),
+                    "attempts": s.get("attempts"),
+                    "prediction_note": drift.get("prediction_note") or None,
+                    "monitor_revision": s.get("checked_with", {}).get("monitor_revision"),
                     "actions": [
                         {"action": a.action, "status": a.status, "detail": dict(a.detail)}
                         for a in by_window.get(r.window_start, [])
@@ -129,6 +132,11 @@ class MonitorReport:
                 "reference": self.monitor.reference,
                 "window": self.monitor.window,
                 "spec": spec,
+                "revision": self.monitor.revision,
+                "created_by": self.monitor.created_by,
+                "creation_time": self.monitor.creation_time,
+                "updated_by": self.monitor.updated_by,
+                "update_time": self.monitor.update_time,
             },
             "windows": self.window_rows(),
             "drift": self.drift_series(),

@@ -11,6 +11,9 @@ monitor — so checks read neither the reference rows nor the model again, and t
 outputs are compared with what the model gave on the data it was trained on. When that
 is impossible (no model to load, reference rows not in this store, a model that fails on
 them) the monitor is created without it and says why; prediction drift is then not tested.
+A monitor made without ``model=`` follows the deployment: after a promotion, its check
+profiles the new primary's outputs (:mod:`loopml.monitoring.check`), and
+:func:`~loopml.monitoring.update_monitor` re-profiles them on demand.
 The model's kind sets the task for performance: a classifier's (one with ``classes_``)
 outputs are compared as categories and its labels as classes.
 """
@@ -23,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidInputError, LoopmlError
 from loopml.monitoring.logfiles import check_deployment
-from loopml.monitoring.spec import MonitorSpec, parse_action, parse_duration, parse_policy
+from loopml.monitoring.spec import (
+    ActionSpec,
+    MonitorSpec,
+    Policy,
+    parse_action,
+    parse_duration,
+    parse_policy,
+)
 
 if TYPE_CHECKING:
     from loopml.entities import Monitor
@@ -209,11 +219,47 @@ def create_monitor(
         DeploymentNotFoundError: no such deployment and no prediction log for it.
         AlreadyExistsError: the name is taken.
     """
-    from loopml.data import DataClient, DatasetKind
     from loopml.tracking.context import current_user
 
     client = _client(client)
     deployment = check_deployment(client.stores, deployment or name)
+    version = _reference_version(client, reference)
+    built = [parse_policy(p) for p in policies]
+    if on_drift:
+        built.append(parse_policy("dataset_drift", on_drift))
+    if on_quality:
+        built.append(parse_policy("quality.errors > 0", on_quality))
+    spec = _build_spec(
+        built,
+        deployment=deployment,
+        reference=version.uri,
+        window=window,
+        delay=delay,
+        threshold=threshold,
+        drift_share=drift_share,
+        tests=tests,
+        categorical=categorical,
+        routes=routes,
+        alerts=alerts,
+        retrain_params=retrain_params,
+        retrain_data_param=retrain_data_param,
+        retrain_dataset=retrain_dataset,
+        retrain_every=retrain_every,
+        alert_every=alert_every,
+        task=task,
+        prediction=prediction,
+        target=target,
+    )
+    final = _with_outputs(client, name, spec, version, model)
+    return client.stores.metadata.create_monitor(
+        name, deployment, version.uri, final.window, final.to_dict(), current_user()
+    )
+
+
+def _reference_version(client: TrackingClient, reference: str) -> Any:
+    """The reference's dataset version; it must be a table with a stored profile."""
+    from loopml.data import DataClient, DatasetKind
+
     data = DataClient(client)
     try:
         version = data.get_version(reference)
@@ -224,16 +270,38 @@ def create_monitor(
             f"{version.uri} holds files, not a table with a profile; a monitor's reference is "
             "a table version (lm.data.log_dataset, or `loopml data add` of a Parquet/CSV file)"
         )
+    return version
+
+
+def _build_spec(
+    policies: Sequence[Policy],
+    *,
+    deployment: str,
+    reference: str,
+    window: str | int,
+    delay: str | int,
+    threshold: float | str | None,
+    drift_share: float,
+    tests: Mapping[str, Any] | None,
+    categorical: Sequence[str],
+    routes: Sequence[str],
+    alerts: Sequence[str | ActionSpec],
+    retrain_params: Mapping[str, Any] | None,
+    retrain_data_param: str,
+    retrain_dataset: str,
+    retrain_every: str | int,
+    alert_every: str | int,
+    task: str | None,
+    prediction: str,
+    target: str,
+) -> MonitorSpec:
+    """A spec from what the user gives, with every check a monitor's settings get (both
+    create and update come through here)."""
     alpha = 0.05 if threshold is None or threshold == "default" else float(threshold)
-    built = [parse_policy(p) for p in policies]
-    if on_drift:
-        built.append(parse_policy("dataset_drift", on_drift))
-    if on_quality:
-        built.append(parse_policy("quality.errors > 0", on_quality))
     spec = MonitorSpec.build(
-        built,
+        policies,
         deployment=deployment,
-        reference=version.uri,
+        reference=reference,
         window=parse_duration(window, "the window"),
         delay=parse_duration(delay, "the delay"),
         threshold=alpha,
@@ -258,25 +326,51 @@ def create_monitor(
 
         check_dataset_name(retrain_dataset)
     _check_retraining(spec)
-    model_ref = _model_ref(client, deployment, model)
+    return spec
+
+
+def _with_outputs(
+    client: TrackingClient,
+    name: str,
+    spec: MonitorSpec,
+    version: Any,
+    model: str | None,
+    required: bool = False,
+) -> MonitorSpec:
+    """``spec`` with the outputs' reference: ``model``'s (default: the deployment's primary)
+    outputs on the reference rows. Without one the monitor says why, unless ``required``."""
+    model_ref = _model_ref(client, spec.deployment, model)
     profile, profiled, model_task, note = _output_reference(client, version, model_ref)
+    if note and required:
+        raise InvalidInputError(f"{note}; nothing was changed")
     if note:
         log.warning("monitor %s: %s", name, note)
-    categorical_out = tuple(spec.categorical)
-    if model_task == "classification" and spec.prediction not in categorical_out:
-        categorical_out += (spec.prediction,)
-    final = MonitorSpec.from_dict(
+    return _outputs_applied(
+        spec,
         {
-            **spec.to_dict(),
             "model": profiled or model_ref,
             "output_profile": profile,
             "output_note": note,
-            "task": spec.task or model_task,
-            "categorical": list(categorical_out),
-        }
+            "pinned_model": model or None,
+            "model_task": model_task,
+        },
     )
-    return client.stores.metadata.create_monitor(
-        name, deployment, version.uri, final.window, final.to_dict(), current_user()
+
+
+def _outputs_applied(spec: MonitorSpec, outputs: Mapping[str, Any]) -> MonitorSpec:
+    """``spec`` with an outputs' reference; a classifier's prediction is a category, and
+    its task is classification, unless the user said otherwise."""
+    model_task = outputs.get("model_task")
+    categorical = tuple(spec.categorical)
+    if model_task == "classification" and spec.prediction not in categorical:
+        categorical += (spec.prediction,)
+    return MonitorSpec.from_dict(
+        {
+            **spec.to_dict(),
+            **outputs,
+            "task": spec.task or model_task,
+            "categorical": list(categorical),
+        }
     )
 
 

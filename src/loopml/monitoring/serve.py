@@ -8,8 +8,9 @@ most ``catch_up`` of the newest, 24 by default) that has no stored result, oldes
 refreshes the late part (performance, business metrics) of the last ``catch_up`` windows
 when labels or metrics arrived since they were checked. Windows are claimed in the metadata
 store before they are computed: a restarted server, or a second one, never checks a window
-twice. A ``failed`` window is not retried by a pass (``loopml monitor run NAME
---window-start …`` retries it). One log line per check.
+twice. A ``failed`` or ``no_data`` window is checked again a bounded number of times with
+backoff (settings ``monitor_retries`` and ``monitor_retry_backoff``; see
+:mod:`loopml.monitoring.retry`). One log line per check.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from loopml.errors import InvalidStateError, LoopmlError
+from loopml.errors import InvalidInputError, InvalidStateError, LoopmlError
 from loopml.monitoring.check import CheckResult, last_complete_window, run_check
+from loopml.monitoring.retry import check_again, retry_due
 from loopml.monitoring.spec import MonitorSpec
 from loopml.monitoring.window import parse_time, window_of
 
@@ -38,17 +40,31 @@ def run_due(
     now: datetime | str | int | None = None,
     *,
     catch_up: int = 24,
+    retries: int | None = None,
+    retry_backoff: float | None = None,
     client: TrackingClient | None = None,
 ) -> list[CheckResult]:
-    """One pass over every monitor (see the module); returns the checks it made."""
+    """One pass over every monitor (see the module); returns the checks it made.
+
+    Args:
+        now: the current time (for tests and replays; default: now).
+        catch_up: the newest windows of each monitor the pass looks at.
+        retries, retry_backoff: re-checks of a failed or empty window and the seconds
+            before the first (default: the settings ``monitor_retries`` and
+            ``monitor_retry_backoff``).
+    """
     if client is None:
         from loopml.tracking.fluent import get_client
 
         client = get_client()
     if catch_up < 1:
-        from loopml.errors import InvalidInputError
-
         raise InvalidInputError(f"catch_up must be at least 1 window, got {catch_up}")
+    retries = client.settings.monitor_retries if retries is None else retries
+    backoff = client.settings.monitor_retry_backoff if retry_backoff is None else retry_backoff
+    if retries < 0 or not backoff >= 0:
+        raise InvalidInputError(
+            f"retries and retry_backoff must be >= 0, got {retries} and {backoff}"
+        )
     now_ms = int(time.time() * 1000) if now is None else parse_time(now)
     store = client.stores.metadata
     done: list[CheckResult] = []
@@ -67,10 +83,21 @@ def run_due(
         stored = {r.window_start: r for r in store.list_monitor_results(monitor.name, since=first)}
         for start in range(first, last.start + size, size):
             existing = stored.get(start)
-            if existing is not None and existing.status in ("failed", "no_data", "running"):
+            if (
+                existing is not None
+                and existing.status in ("failed", "no_data", "running")
+                and not retry_due(existing, now_ms, retries, backoff)
+            ):
                 continue
             try:
-                result = run_check(monitor.name, window_start=start, now=now_ms, client=client)
+                if existing is not None and existing.status in ("failed", "no_data"):
+                    again = check_again(client, monitor, spec, existing)
+                    if again is None:
+                        continue  # another checker took it
+                    result = again
+                else:
+                    result = run_check(monitor.name, window_start=start, now=now_ms,
+                                       client=client)  # fmt: skip
             except InvalidStateError:
                 continue  # another checker holds the window
             except LoopmlError as exc:
@@ -91,10 +118,12 @@ def serve_monitors(
     stop: threading.Event | None = None,
     *,
     catch_up: int = 24,
+    retries: int | None = None,
+    retry_backoff: float | None = None,
     client: TrackingClient | None = None,
 ) -> None:
     """Run :func:`run_due` every ``interval`` seconds until ``stop`` is set."""
     stop = stop or threading.Event()
     while not stop.is_set():
-        run_due(catch_up=catch_up, client=client)
+        run_due(catch_up=catch_up, retries=retries, retry_backoff=retry_backoff, client=client)
         stop.wait(interval)

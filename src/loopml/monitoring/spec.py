@@ -249,6 +249,10 @@ class MonitorSpec:
         model: the model whose outputs on the reference rows are the prediction reference.
         output_profile: the profile of those outputs (``output.<name>`` columns).
         output_note: why there is no output profile, when there is none.
+        pinned_model: the model named when the monitor was created or changed (None: the
+            deployment's primary model at the time the outputs were profiled).
+        model_task: the task the profiled model implies (``classification`` for a
+            classifier), which ``task`` and ``categorical`` follow unless set.
     """
 
     deployment: str
@@ -273,6 +277,8 @@ class MonitorSpec:
     model: str | None = None
     output_profile: Mapping[str, Any] | None = None
     output_note: str = ""
+    pinned_model: str | None = None
+    model_task: str | None = None
 
     def __post_init__(self) -> None:
         if not self.window >= 1:
@@ -332,6 +338,8 @@ class MonitorSpec:
             "model": self.model,
             "output_profile": None if self.output_profile is None else dict(self.output_profile),
             "output_note": self.output_note,
+            "pinned_model": self.pinned_model,
+            "model_task": self.model_task,
         }
 
     @classmethod

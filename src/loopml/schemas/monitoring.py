@@ -24,6 +24,7 @@ __all__ = [
     "OwnerBody",
     "RecordActionBody",
     "RecordResultBody",
+    "UpdateMonitorBody",
     "action_from_json",
     "action_to_json",
     "column_from_json",
@@ -52,11 +53,19 @@ class CreateMonitorBody(_Body):
     created_by: str = Field(default="", max_length=256)
 
 
+class UpdateMonitorBody(_Body):
+    reference: str = Field(min_length=1, max_length=500)
+    spec: dict[str, Any]
+    updated_by: str = Field(default="", max_length=256)
+    expected_revision: int | None = Field(default=None, ge=0, le=_MAX_COUNT)
+
+
 class ClaimWindowBody(_Body):
     window_end: int = Field(ge=0, le=_MAX_TIME)
     owner: str = Field(min_length=1, max_length=256)
     replace: bool = False
     lease_ms: int = Field(default=30 * 60 * 1000, ge=0, le=_MAX_COUNT)
+    revision: int | None = Field(default=None, ge=0, le=_MAX_COUNT)
 
 
 class OwnerBody(_Body):
@@ -149,6 +158,9 @@ def monitor_to_json(monitor: Monitor) -> dict[str, Any]:
         "spec": dict(monitor.spec),
         "created_by": monitor.created_by,
         "creation_time": monitor.creation_time,
+        "revision": monitor.revision,
+        "updated_by": monitor.updated_by,
+        "update_time": monitor.update_time,
     }
 
 
@@ -162,6 +174,9 @@ def monitor_from_json(data: dict[str, Any]) -> Monitor:
         data.get("spec") or {},
         data.get("created_by", ""),
         int(data["creation_time"]),
+        int(data.get("revision", 1)),
+        data.get("updated_by", data.get("created_by", "")),
+        int(data.get("update_time", data["creation_time"])),
     )
 
 

@@ -57,3 +57,32 @@ def test_database_from_a_newer_loopml_is_refused(tmp_path: Path) -> None:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(SchemaVersionError, match="upgrade loopml"):
         SqlMetadataStore(f"sqlite:///{db}")
+
+
+def test_monitors_made_before_0007_read_as_revision_1_by_their_creator(tmp_path: Path) -> None:
+    from alembic.command import upgrade
+    from alembic.config import Config
+
+    from loopml.storage.metadata.sql.engine import _MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        upgrade(config, "0006")
+        conn.execute(
+            sa.text(
+                "INSERT INTO monitors VALUES ('pricing', 'pricing', 'datasets:/rides/3', 3600,"
+                " '{}', 'ana', 1700000000000)"
+            )
+        )
+        conn.commit()
+    engine.dispose()
+    store = SqlMetadataStore(url)  # upgrades to the head
+    monitor = store.get_monitor("pricing")
+    assert (monitor.revision, monitor.updated_by, monitor.update_time) == (1, "ana", 1700000000000)
+    changed = store.update_monitor("pricing", "datasets:/rides/4", {}, "bo", expected_revision=1)
+    assert changed.revision == 2 and changed.created_by == "ana"
+    store.close()

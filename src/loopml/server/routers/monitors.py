@@ -20,6 +20,7 @@ from loopml.schemas.monitoring import (
     OwnerBody,
     RecordActionBody,
     RecordResultBody,
+    UpdateMonitorBody,
     action_to_json,
     column_from_json,
     column_to_json,
@@ -65,6 +66,15 @@ def get_monitor(name: Name, store: Store) -> dict[str, Any]:
     return monitor_to_json(store.get_monitor(name))
 
 
+@router.put("/monitors/{name}")
+def update_monitor(name: Name, body: UpdateMonitorBody, store: Store) -> dict[str, Any]:
+    """Replace a monitor's reference and spec (409 when ``expected_revision`` is stale)."""
+    changed = store.update_monitor(
+        name, body.reference, body.spec, body.updated_by, body.expected_revision
+    )
+    return monitor_to_json(changed)
+
+
 @router.delete("/monitors/{name}")
 def delete_monitor(name: Name, store: Store) -> dict[str, Any]:
     """Remove a monitor with its results and actions."""
@@ -91,8 +101,9 @@ def claim_window(
 ) -> dict[str, Any]:
     """Claim a window to compute it: ``claimed`` is true for exactly one caller."""
     claimed = store.claim_monitor_window(
-        name, window_start, body.window_end, body.owner, body.replace, body.lease_ms
-    )
+        name, window_start, body.window_end, body.owner, body.replace, body.lease_ms,
+        body.revision,
+    )  # fmt: skip
     return {"claimed": claimed}
 
 

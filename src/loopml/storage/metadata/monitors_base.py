@@ -58,6 +58,26 @@ class MonitorStore(ABC):
         """Add a monitor (its name must be new); ``window`` is in seconds."""
 
     @abstractmethod
+    def update_monitor(
+        self,
+        name: str,
+        reference: str,
+        spec: Mapping[str, Any],
+        updated_by: str = "",
+        expected_revision: int | None = None,
+    ) -> Monitor:
+        """Replace a monitor's reference and spec in one write; its revision goes up by one
+        and ``updated_by`` and the time are recorded. Its deployment, window and stored
+        results stay as they were.
+
+        Args:
+            expected_revision: the revision the change was made from; when another change
+                landed since, nothing is written and
+                :class:`~loopml.errors.RevisionConflictError` is raised (read the monitor
+                again and redo the change).
+        """
+
+    @abstractmethod
     def get_monitor(self, name: str) -> Monitor:
         """One monitor."""
 
@@ -79,11 +99,16 @@ class MonitorStore(ABC):
         owner: str,
         replace: bool = False,
         lease_ms: int = DEFAULT_LEASE_MS,
+        revision: int | None = None,
     ) -> bool:
         """Claim a window to compute it. True for the one caller that should: the window
         has no result yet, or a ``failed`` one, or (with ``replace``) any result — and no
         other claim younger than ``lease_ms`` holds it. A stored result stays readable
-        until :meth:`record_monitor_result` replaces it."""
+        until :meth:`record_monitor_result` replaces it.
+
+        With ``revision``, the window must hold a result of exactly that revision (a
+        compare-and-set: a retry of a window read as ``failed`` or ``no_data`` never
+        replaces what another checker stored since)."""
 
     @abstractmethod
     def record_monitor_result(

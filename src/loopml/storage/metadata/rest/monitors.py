@@ -71,6 +71,22 @@ class RestMonitorMixin(MonitorStore):
         }
         return monitor_from_json(self.http.json("POST", _API, json=body))
 
+    def update_monitor(
+        self,
+        name: str,
+        reference: str,
+        spec: Mapping[str, Any],
+        updated_by: str = "",
+        expected_revision: int | None = None,
+    ) -> Monitor:
+        body = {
+            "reference": reference,
+            "spec": _checked("spec", spec),
+            "updated_by": updated_by,
+            "expected_revision": expected_revision,
+        }
+        return monitor_from_json(self.http.json("PUT", _one(name), json=body))
+
     def get_monitor(self, name: str) -> Monitor:
         return monitor_from_json(self.http.json("GET", _one(name)))
 
@@ -88,8 +104,15 @@ class RestMonitorMixin(MonitorStore):
         owner: str,
         replace: bool = False,
         lease_ms: int = DEFAULT_LEASE_MS,
+        revision: int | None = None,
     ) -> bool:
-        body = {"window_end": window_end, "owner": owner, "replace": replace, "lease_ms": lease_ms}
+        body = {
+            "window_end": window_end,
+            "owner": owner,
+            "replace": replace,
+            "lease_ms": lease_ms,
+            "revision": revision,
+        }
         path = f"{_window(name, window_start)}/claim"
         return bool(self.http.json("POST", path, json=body)["claimed"])
 

@@ -1,9 +1,9 @@
 """Tables of monitoring (SQLAlchemy Core). Used only inside ``storage/metadata/sql``.
 
 They share :data:`~loopml.storage.metadata.sql.models.METADATA` with the other tables and
-must describe exactly what migration ``0006`` creates. No foreign keys: a monitor's rows are
-deleted with it in one transaction, and a monitor may name a deployment that has no record
-(a ``loopml serve`` log).
+must describe exactly what migrations ``0006`` and ``0007`` create. No foreign keys: a
+monitor's rows are deleted with it in one transaction, and a monitor may name a deployment
+that has no record (a ``loopml serve`` log).
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ MONITORS = Table(
     Column("spec", Text, nullable=False),
     Column("created_by", String(256), default="", nullable=False),
     Column("creation_time", BigInteger, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("updated_by", String(256), default="", nullable=False),
+    Column("update_time", BigInteger, nullable=False),
 )
 
 MONITOR_RESULTS = Table(

@@ -26,6 +26,7 @@ from loopml.errors import (
     InvalidInputError,
     InvalidStateError,
     MonitorNotFoundError,
+    RevisionConflictError,
 )
 from loopml.storage.metadata.datasets_base import check_dataset_name
 from loopml.storage.metadata.monitors_base import (
@@ -101,6 +102,9 @@ def _to_monitor(row: Any) -> Monitor:
         json.loads(row.spec),
         row.created_by,
         row.creation_time,
+        row.revision,
+        row.updated_by,
+        row.update_time,
     )
 
 
@@ -223,6 +227,7 @@ class SqlMonitorMixin(MonitorStore):
             f"a monitor named {name!r} exists; delete it first (`loopml monitor delete "
             f"{name}`) or pick another name"
         )
+        now = _now()
         try:
             with write_transaction(self.engine) as conn:
                 found = conn.execute(select(_MONITORS.c.name).where(_MONITORS.c.name == name))
@@ -236,11 +241,55 @@ class SqlMonitorMixin(MonitorStore):
                         window_seconds=window,
                         spec=spec_text,
                         created_by=created_by,
-                        creation_time=_now(),
+                        creation_time=now,
+                        revision=1,
+                        updated_by=created_by,
+                        update_time=now,
                     )
                 )
         except SqlIntegrityError as exc:
             raise clash from exc
+        return self.get_monitor(name)
+
+    def update_monitor(
+        self,
+        name: str,
+        reference: str,
+        spec: Mapping[str, Any],
+        updated_by: str = "",
+        expected_revision: int | None = None,
+    ) -> Monitor:
+        check_text("reference", reference, 500)
+        if not reference:
+            raise InvalidInputError("a monitor needs a reference dataset version")
+        check_text("updated_by", updated_by, 256)
+        if expected_revision is not None:
+            _count("expected_revision", expected_revision)
+        spec_text = _json("spec", spec, _MAX_SPEC)
+        with write_transaction(self.engine) as conn:
+            row = self._monitor_row(conn, name, lock=True)
+            if expected_revision is not None and row.revision != expected_revision:
+                raise RevisionConflictError(
+                    f"monitor {name!r} was changed by {row.updated_by or 'someone'} since "
+                    f"revision {expected_revision} (it is at revision {row.revision}); read "
+                    "it again and repeat the change"
+                )
+            changed = conn.execute(
+                update(_MONITORS)
+                .where(_MONITORS.c.name == name, _MONITORS.c.revision == row.revision)
+                .values(
+                    reference=reference,
+                    spec=spec_text,
+                    revision=row.revision + 1,
+                    updated_by=updated_by,
+                    update_time=max(_now(), row.update_time + 1),
+                )
+            ).rowcount
+            if changed != 1:  # only without a row lock: another change won the race
+                raise RevisionConflictError(
+                    f"monitor {name!r} was changed at the same time by another writer; "
+                    "read it again and repeat the change"
+                )
         return self.get_monitor(name)
 
     def get_monitor(self, name: str) -> Monitor:
@@ -268,6 +317,7 @@ class SqlMonitorMixin(MonitorStore):
         owner: str,
         replace: bool = False,
         lease_ms: int = DEFAULT_LEASE_MS,
+        revision: int | None = None,
     ) -> bool:
         _time("window_start", window_start)
         _time("window_end", window_end)
@@ -277,11 +327,15 @@ class SqlMonitorMixin(MonitorStore):
         if not owner:
             raise InvalidInputError("a claim needs an owner (who computes the window)")
         _count("lease_ms", lease_ms)
+        if revision is not None:
+            _count("revision", revision)
         now = _now()
         try:
             with write_transaction(self.engine) as conn:
                 self._monitor_row(conn, name)
                 row = self._result_row(conn, name, window_start)
+                if revision is not None and (row is None or row.revision != revision):
+                    return False  # another checker stored a result since it was read
                 if row is None:
                     conn.execute(
                         insert(_RESULTS).values(
@@ -316,6 +370,7 @@ class SqlMonitorMixin(MonitorStore):
                         _RESULTS.c.monitor == name,
                         _RESULTS.c.window_start == window_start,
                         _RESULTS.c.claimed_by == row.claimed_by,
+                        _RESULTS.c.revision == row.revision,
                         seen,
                     )
                     .values(claimed_by=owner, claim_time=now)

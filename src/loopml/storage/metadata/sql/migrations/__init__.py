@@ -4,4 +4,4 @@
 it with the database's ``alembic_version`` row and imports Alembic only when they differ.
 """
 
-HEAD = "0006"
+HEAD = "0007"
