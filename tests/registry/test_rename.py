@@ -79,8 +79,9 @@ def test_deployments_and_monitors_that_name_the_model_need_force() -> None:
     assert after.versions["primary"]["version"] == 1
     assert store.deployment_history("pricing-api")[-1].action == "rename_model"
     assert store.get_deployment("other-api").spec["model"] == "models:/fares/1"
-    # the monitor's record of its reference model is history: it stays
-    assert store.get_monitor("drift").spec["model"] == "models:/pricing/1"
+    # the monitor names the new model too, in a new revision, so a refresh still finds it
+    drift = store.get_monitor("drift")
+    assert (drift.spec["model"], drift.revision) == ("models:/fares/1", 2)
     # what the deployment now names resolves
     assert lm.registry.resolve(after.spec["model"]).version == 1
 

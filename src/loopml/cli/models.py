@@ -340,7 +340,7 @@ def rename(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Also when deployments or monitors name it (deployments move along)."
+            "--force", help="Also when deployments or monitors name it (they move along)."
         ),
     ] = False,
     actor: ActorOption = None,
@@ -352,15 +352,17 @@ def rename(
     refs = reg.references(name) if force else []
     model = reg.rename(name, new_name, force=force)
     moved = sorted({r.name for r in refs if r.kind == "deployment"})
-    kept = sorted({r.name for r in refs if r.kind == "monitor"})
+    monitors = sorted({r.name for r in refs if r.kind == "monitor"})
     if json_out:
-        print_json({**to_jsonable(model), "deployments_moved": moved, "monitors_kept": kept})
+        print_json(
+            {**to_jsonable(model), "deployments_moved": moved, "monitors_moved": monitors}
+        )
         return
     typer.echo(f"renamed model {name} to {model.name} (latest version {model.latest_version})")
     if moved:
         typer.echo(f"deployments now serving {model.name}: {', '.join(moved)}")
-    if kept:
-        typer.echo(f"monitors that still record {name} as their reference model: {', '.join(kept)}")
+    if monitors:
+        typer.echo(f"monitors now naming {model.name}: {', '.join(monitors)}")
 
 
 @app.command("delete")

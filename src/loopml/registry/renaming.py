@@ -10,9 +10,9 @@ rename looks at them first::
 
 Without ``force`` a rename that any of them names is refused, listing them. With
 ``force`` the deployments are moved to the new name, each as a new revision (action
-``rename_model``) that running servers pick up; a monitor's ``model`` only records which
-version its output reference was computed with (its checks never load it), so it is left
-as it was.
+``rename_model``) that running servers pick up, and each monitor that names it (the model
+its outputs' reference was profiled with, or the one it is pinned to) gets the new name in
+a new monitor revision, so a later ``--refresh-outputs`` still finds the model.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["ModelReference", "model_references", "rename_model"]
 
 _DEPLOYMENT_FIELDS = ("model", "canary", "shadow")
+_MONITOR_FIELDS = ("model", "pinned_model")
 _RETRIES = 5
 
 
@@ -83,9 +84,10 @@ def model_references(store: MetadataStore, name: str) -> list[ModelReference]:
             if _named(ref, name) is not None:
                 found.append(ModelReference("deployment", deployment.name, field, str(ref)))
     for monitor in store.list_monitors():
-        ref = monitor.spec.get("model")
-        if _named(ref, name) is not None:
-            found.append(ModelReference("monitor", monitor.name, "model", str(ref)))
+        for field in _MONITOR_FIELDS:
+            ref = monitor.spec.get(field)
+            if _named(ref, name) is not None:
+                found.append(ModelReference("monitor", monitor.name, field, str(ref)))
     return found
 
 
@@ -128,6 +130,26 @@ def _repoint(store: MetadataStore, deployment: str, name: str, new_name: str, ac
                 raise
 
 
+def _repoint_monitor(
+    store: MetadataStore, monitor: str, name: str, new_name: str, actor: str
+) -> None:
+    """Move one monitor's model references from ``name`` to ``new_name`` (a new revision)."""
+    for attempt in range(_RETRIES):
+        record = store.get_monitor(monitor)
+        spec = dict(record.spec)
+        for field in _MONITOR_FIELDS:
+            if isinstance(spec.get(field), str):
+                spec[field] = _moved(spec[field], name, new_name)
+        if spec == dict(record.spec):
+            return
+        try:
+            store.update_monitor(monitor, record.reference, spec, actor, record.revision)
+            return
+        except RevisionConflictError:
+            if attempt == _RETRIES - 1:
+                raise
+
+
 def rename_model(
     store: MetadataStore, name: str, new_name: str, *, actor: str = "", force: bool = False
 ) -> RegisteredModel:
@@ -158,8 +180,8 @@ def rename_model(
         raise InvalidStateError(
             f"model {name!r} is named by {listed}; renaming it would leave them pointing at "
             f"a model that no longer exists. Point them elsewhere first, or pass force=True "
-            f"(--force) to rename anyway: deployments then move to {new_name!r} (a new "
-            "revision each, which running servers pick up); monitors keep their record"
+            f"(--force) to rename anyway: deployments and monitors then move to "
+            f"{new_name!r} (a new revision each, which running servers pick up)"
         )
     renamed = store.rename_registered_model(name, new_name, actor=actor)
     failed = []
@@ -167,11 +189,16 @@ def rename_model(
         try:
             _repoint(store, deployment, name, new_name, actor)
         except RevisionConflictError:
-            failed.append(deployment)
+            failed.append(f"deployment {deployment}")
+    for monitor in sorted({r.name for r in refs if r.kind == "monitor"}):
+        try:
+            _repoint_monitor(store, monitor, name, new_name, actor)
+        except RevisionConflictError:
+            failed.append(f"monitor {monitor}")
     if failed:
         raise InvalidStateError(
-            f"model {name!r} is now {new_name!r}, but deployment(s) {', '.join(failed)} kept "
-            f"changing and still name {name!r}; update them with `loopml deploy update NAME "
-            f"--model {new_name}@…`"
+            f"model {name!r} is now {new_name!r}, but {', '.join(failed)} kept changing and "
+            f"still name {name!r}; update them (`loopml deploy update NAME --model "
+            f"{new_name}@…`, `loopml monitor update NAME --model {new_name}@…`)"
         )
     return renamed
