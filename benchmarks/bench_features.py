@@ -298,8 +298,12 @@ def _checks(label: str, data: Path, outputs: dict[str, Path], columns: list[str]
         absent = expected[~expected["row_id"].isin(frame["row_id"])]
         if len(absent):  # which rows a tool leaves out: those lacking a value somewhere?
             gaps = absent[columns].isna().any(axis=1)
-            verdict += (f" (of which {int(gaps.sum()):,} lack a value in a table, "
-                        f"{int(absent[columns].isna().all(axis=1).sum()):,} in both)")  # fmt: skip
+            both = int(absent[columns].isna().all(axis=1).sum())
+            verdict = verdict.replace(
+                "entity rows missing",
+                f"entity rows missing ({int(gaps.sum()):,} of them lack a value in a table, "
+                f"{both:,} in both)",
+            )
         lines.append(f"{label}: {tool} vs brute force on {len(expected):,} rows: {verdict}")
     if len(results) == 2:
         ours = results["loopml"]
