@@ -26,6 +26,7 @@ PINS: dict[str, str] = {
     "py-spy": "py-spy==0.4.3",
     "evidently": "evidently==0.7.23",
     "nannyml": "nannyml==0.13.1",
+    "feast": "feast==0.67.0",
 }
 # peer -> further requirements installed with the pin (constraints the peer itself lacks)
 WITH: dict[str, list[str]] = {

@@ -116,6 +116,38 @@ def test_no_value_from_the_future_and_exact_times_count() -> None:
     assert pd.isna(late["conv_rate"].iloc[3])  # nine days old is past the ttl
 
 
+def test_rows_at_one_time_are_dropped_only_when_they_share_the_key_too() -> None:
+    from loopml.data.client import DataClient
+    from loopml.data.features import point_in_time_join
+
+    at = T0 + pd.Timedelta(hours=1)
+    stats = pd.DataFrame(
+        {
+            "driver_id": [2, 1, 2, 3, 1, 2],
+            "updated_at": [at, at, T0, at, T0, at],  # driver 2 twice at `at`: the last wins
+            "conv_rate": [0.21, 0.1, 0.2, 0.3, 0.0, 0.22],
+        }
+    )
+    lm.data.log_dataset("stats", stats)
+    events = pd.DataFrame(
+        {"driver_id": [3, 2, 1, 2], "event_timestamp": [at, at, at, T0]},
+        index=[10, 7, 5, 1],  # not a range: the result's rows follow the frame's order
+    )
+    before = events.copy()
+    client = DataClient()
+    try:
+        joined = point_in_time_join(
+            events, ["stats@1"], on="driver_id", feature_timestamp="updated_at", data_client=client
+        )
+    finally:
+        client.close()
+    assert joined.frame["conv_rate"].tolist() == [0.3, 0.22, 0.1, 0.2]
+    assert joined.frame["driver_id"].tolist() == [3, 2, 1, 2]
+    assert next(iter(joined.duplicates.values())) == 1
+    assert next(iter(joined.matched.values())) == 4
+    pd.testing.assert_frame_equal(events, before)  # the caller's frame is left alone
+
+
 def test_several_keys_tables_time_zones_and_prefixes() -> None:
     paris = "Europe/Paris"
     zones = pd.DataFrame(
