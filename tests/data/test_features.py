@@ -252,3 +252,30 @@ def test_a_join_in_a_run_records_its_inputs_and_the_cli_writes_and_versions(
     assert main([*args]) == 2  # no --output and no --log
     assert main([*args, "--output", str(tmp_path / "x.txt")]) == 2
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_each_table_may_have_its_own_ttl(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    day = pd.Timedelta(days=1)
+    lm.data.log_dataset("fresh", pd.DataFrame({"driver_id": [1], "ts": [T0], "speed": [50.0]}))
+    lm.data.log_dataset("slow", pd.DataFrame({"driver_id": [1], "ts": [T0], "rating": [4.5]}))
+    events = pd.DataFrame({"driver_id": [1, 1], "ts": [T0 + day / 2, T0 + 3 * day]})
+    joined = lm.data.join_features(
+        events, ["fresh@1", "slow@1"], on="driver_id", timestamp="ts", ttl={"fresh": "1d"}
+    )
+    assert joined["speed"].iloc[0] == 50.0 and pd.isna(joined["speed"].iloc[1])  # 3 d > 1 d
+    assert joined["rating"].tolist() == [4.5, 4.5]  # no ttl for this table
+    with pytest.raises(InvalidInputError, match=r"ttl names stale"):
+        lm.data.join_features(events, ["fresh@1"], on="driver_id", timestamp="ts",
+                              ttl={"stale": "1d"})  # fmt: skip
+    events.to_parquet(tmp_path / "events.parquet")
+    args = ["data", "join", str(tmp_path / "events.parquet"), "fresh@1", "slow@1",
+            "--on", "driver_id", "--timestamp", "ts", "-o", str(tmp_path / "out.csv")]  # fmt: skip
+    assert main([*args, "--ttl", "fresh=1d", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["matched"] == {
+        "datasets:/fresh/1": 1,
+        "datasets:/slow/1": 2,
+    }
+    assert main([*args, "--ttl", "fresh=1d", "--ttl", "2d"]) == 2
+    assert main([*args, "--ttl", "1d", "--ttl", "2d"]) == 2

@@ -373,7 +373,12 @@ def join(
         typer.Option("--feature-timestamp", help="The features' time column (default: same)."),
     ] = None,
     ttl: Annotated[
-        str | None, typer.Option("--ttl", help="Oldest usable feature value: 1h, 7d …")
+        list[str] | None,
+        typer.Option(
+            "--ttl",
+            help="Oldest usable feature value: 7d for every table, or NAME=7d per dataset "
+            "(repeat).",
+        ),
     ] = None,
     prefix: Annotated[
         bool, typer.Option("--prefix", help="Name feature columns <dataset>__<column>.")
@@ -402,6 +407,18 @@ def join(
     use_tracking_uri(tracking_uri)
     from loopml.data.features import point_in_time_join
 
+    windows: Any = None
+    if ttl:
+        per_table = [t for t in ttl if "=" in t]
+        if per_table and len(per_table) != len(ttl):
+            raise InvalidInputError("give --ttl either once for every table or as NAME=AGE each")
+        if per_table:
+            windows = dict(t.split("=", 1) for t in per_table)
+        elif len(ttl) > 1:
+            raise InvalidInputError("--ttl without NAME= applies to every table: give it once")
+        else:
+            windows = ttl[0]
+
     def run_join() -> Any:
         with _data(tracking_uri) as data:
             joined = point_in_time_join(
@@ -410,7 +427,7 @@ def join(
                 on=on,
                 timestamp=timestamp,
                 feature_timestamp=feature_timestamp,
-                ttl=ttl,
+                ttl=windows,
                 prefix=prefix,
                 data_client=data,
             )

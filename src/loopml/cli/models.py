@@ -354,9 +354,7 @@ def rename(
     moved = sorted({r.name for r in refs if r.kind == "deployment"})
     monitors = sorted({r.name for r in refs if r.kind == "monitor"})
     if json_out:
-        print_json(
-            {**to_jsonable(model), "deployments_moved": moved, "monitors_moved": monitors}
-        )
+        print_json({**to_jsonable(model), "deployments_moved": moved, "monitors_moved": monitors})
         return
     typer.echo(f"renamed model {name} to {model.name} (latest version {model.latest_version})")
     if moved:

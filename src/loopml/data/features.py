@@ -79,6 +79,44 @@ def _ttl(value: Any) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
+Duration = str | int | timedelta
+
+
+def _windows(
+    ttl: Duration | Mapping[str, Duration] | None,
+) -> timedelta | dict[str, timedelta] | None:
+    """The ttl for every table, or per table (by dataset name, or the reference as given)."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, Mapping):
+        out = {}
+        for key, value in ttl.items():
+            if not isinstance(key, str) or not key:
+                raise InvalidInputError(f"ttl keys are dataset names, not {key!r}")
+            window = _ttl(value)
+            if window is not None:
+                out[key] = window
+        return out
+    return _ttl(ttl)
+
+
+def _window_for(
+    windows: timedelta | dict[str, timedelta] | None,
+    ref: str | DatasetVersion,
+    version: DatasetVersion,
+    used: set[str],
+) -> timedelta | None:
+    if not isinstance(windows, dict):
+        return windows
+    names = [ref] if isinstance(ref, str) else []
+    names += [version.name, version.uri, f"{version.name}@{version.version}"]
+    for name in names:
+        if name in windows:
+            used.add(name)
+            return windows[name]
+    return None
+
+
 def _keys(on: str | Sequence[str]) -> list[str]:
     keys = [on] if isinstance(on, str) else list(on)
     if not keys or not all(isinstance(k, str) and k for k in keys):
@@ -180,7 +218,7 @@ def point_in_time_join(
     on: str | Sequence[str],
     timestamp: str = "event_timestamp",
     feature_timestamp: str | None = None,
-    ttl: str | int | timedelta | None = None,
+    ttl: Duration | Mapping[str, Duration] | None = None,
     prefix: bool = False,
     data_client: DataClient,
 ) -> FeatureJoin:
@@ -189,7 +227,9 @@ def point_in_time_join(
     import pandas as pd
 
     keys = _keys(on)
-    window = _ttl(ttl)
+    refs = _feature_refs(features)
+    windows = _windows(ttl)
+    used: set[str] = set()
     left, entity_version = _frame(entities, data_client)
     where = entity_version.uri if entity_version else "the entities"
     _check_keys(left, keys, where)
@@ -202,8 +242,9 @@ def point_in_time_join(
     left = left.sort_values(_TS, kind="stable")
     taken = set(left.columns)
     feature_ts = feature_timestamp or timestamp
-    for ref, wanted in _feature_refs(features):
+    for ref, wanted in refs:
         version = data_client.get_version(ref)
+        window = _window_for(windows, ref, version, used)
         result.features.append(version)
         right = data_client.load(version, as_="pandas")
         _check_keys(right, keys, version.uri)
@@ -275,6 +316,11 @@ def point_in_time_join(
         left.loc[~hit, list(names.values())] = None
         result.matched[version.uri] = int(hit.sum())
         left = left.drop(columns=[_HIT])
+    if isinstance(windows, dict) and set(windows) - used:
+        raise InvalidInputError(
+            f"ttl names {', '.join(sorted(set(windows) - used))}, which is none of the feature "
+            f"tables ({', '.join(v.name for v in result.features)}); key it by dataset name"
+        )
     left = left.sort_values(_ROW).drop(columns=[_ROW, _TS]).reset_index(drop=True)
     result.frame = left
     _record_inputs(data_client, result)
@@ -288,7 +334,7 @@ def join_features(
     on: str | Sequence[str],
     timestamp: str = "event_timestamp",
     feature_timestamp: str | None = None,
-    ttl: str | int | timedelta | None = None,
+    ttl: Duration | Mapping[str, Duration] | None = None,
     prefix: bool = False,
     data_client: DataClient | None = None,
 ) -> pd.DataFrame:
@@ -305,7 +351,9 @@ def join_features(
         timestamp: the entities' event time column.
         feature_timestamp: the feature tables' time column (default: ``timestamp``).
         ttl: how old a feature value may be at the event (``"7d"``, seconds, a timedelta);
-            older values count as missing. None: any age.
+            older values count as missing. None: any age. A mapping gives each table its
+            own, keyed by dataset name (``{"driver_stats": "7d"}``); tables it does not
+            name have none.
         prefix: name feature columns ``<dataset>__<column>`` (for tables sharing names).
 
     Returns:
