@@ -4,7 +4,9 @@ monitors that name the model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,10 @@ from sklearn.linear_model import LinearRegression
 
 import loopml as lm
 from loopml.cli.main import main
+from loopml.config import Settings
 from loopml.errors import AlreadyExistsError, InvalidStateError, RegisteredModelNotFoundError
+from loopml.server.app import create_app
+from tests._servers.loopml import serve_in_thread
 
 
 def _register(name: str = "pricing", count: int = 2) -> tuple[pd.DataFrame, LinearRegression]:
@@ -125,3 +130,19 @@ def test_cli_rename(capsys: pytest.CaptureFixture[str]) -> None:
     assert shown["name"] == "pricing-v2" and shown["deployments_moved"] == ["pricing-api"]
     code, _, err = cli("models", "rename", "pricing-v2", "pricing-v2")
     assert code == 2 and "already named" in err
+
+
+def test_the_rest_route_guards_raw_requests_too(tmp_path: Path) -> None:
+    settings = Settings(tracking_uri=str(tmp_path / "served"), capture_packages=False)
+    app = create_app(settings)
+    store = app.state.stores.metadata
+    store.create_registered_model("pricing")
+    store.create_deployment("pricing-api", {"model": "models:/pricing@champion"})
+    with serve_in_thread(app) as url:
+        route = f"{url}/api/v1/registered-models/pricing/rename"
+        refused = httpx.post(route, json={"new_name": "fares"})
+        assert refused.status_code == 409 and "pricing-api" in refused.json()["message"]
+        assert store.get_registered_model("pricing").name == "pricing"
+        forced = httpx.post(route, json={"new_name": "fares", "force": True})
+        assert forced.status_code == 200 and forced.json()["name"] == "fares"
+    assert store.get_deployment("pricing-api").spec["model"] == "models:/fares@champion"

@@ -45,6 +45,8 @@ class CreateModelBody(_Body):
 
 class RenameModelBody(_Body):
     new_name: str = Field(min_length=1, max_length=250)
+    # without it, a model that deployments or monitors name is refused (409), listing them
+    force: bool = False
 
 
 class DescriptionBody(_Body):

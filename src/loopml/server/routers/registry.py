@@ -94,8 +94,12 @@ def delete_model(
 def rename_model(
     name: Name, body: RenameModelBody, store: Store, actor: Actor = ""
 ) -> dict[str, Any]:
-    """Give a model another name; its versions, tags, aliases, reviews and history move."""
-    return model_to_json(store.rename_registered_model(name, body.new_name, actor))
+    """Give a model another name; its versions, tags, aliases, reviews and history move.
+    A model that deployments or monitors name is refused unless ``force`` (then they move
+    along), as ``loopml models rename`` does."""
+    from loopml.registry.renaming import rename_model as guarded_rename
+
+    return model_to_json(guarded_rename(store, name, body.new_name, actor=actor, force=body.force))
 
 
 @router.post("/registered-models/{name}/tags")

@@ -103,7 +103,9 @@ class RestRegistryMixin(RegistryStore):
         self._call("DELETE", _model(name), actor, force=str(bool(force)).lower())
 
     def rename_registered_model(self, name: str, new_name: str, actor: str = "") -> RegisteredModel:
-        body = {"new_name": check_model_name(new_name)}
+        # The store's rename is the plain one: the registry client checks deployments and
+        # monitors before it calls this (the route guards callers that do not).
+        body = {"new_name": check_model_name(new_name), "force": True}
         return model_from_json(self._call("POST", f"{_model(name)}/rename", actor, body))
 
     def set_registered_model_tag(self, name: str, key: str, value: str, actor: str = "") -> None:
