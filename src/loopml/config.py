@@ -76,6 +76,8 @@ class Settings:
         serving_threads: threads a model server runs ``predict`` on.
         serving_max_body_mb: the largest request body a model server reads (MiB); a larger
             one is refused with 413 before it is read whole.
+        serving_auth_file: a token file (``loopml tokens create``) whose tokens a model
+            server requires on its prediction and metadata routes; empty: none.
         monitor_retries: times ``loopml monitor serve`` checks a ``failed`` or ``no_data``
             window again (0: never).
         monitor_retry_backoff: seconds after a failed or empty check before the first
@@ -107,6 +109,7 @@ class Settings:
     shadow_queue_size: int = 100
     serving_threads: int = 2
     serving_max_body_mb: int = 64
+    serving_auth_file: str = ""
     monitor_retries: int = 3
     monitor_retry_backoff: float = 60.0
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -290,9 +290,19 @@ def serve(
     ] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes.")] = None,
     detach: DetachOption = False,
+    auth_file: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-file", help="Require a token from this file (`loopml tokens create`)."
+        ),
+    ] = None,
     tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Start a server for an existing deployment (it follows the record's changes)."""
+    if auth_file:
+        import os
+
+        os.environ["LOOPML_SERVING_AUTH_FILE"] = auth_file  # read by this command's settings
     use_tracking_uri(tracking_uri)
     _serve(name, detach, host=host, port=port, workers=workers)
 

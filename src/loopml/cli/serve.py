@@ -52,6 +52,12 @@ def serve(
     no_log_predictions: Annotated[
         bool, typer.Option("--no-log-predictions", help="Do not write the prediction log.")
     ] = False,
+    auth_file: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-file", help="Require a token from this file (`loopml tokens create`)."
+        ),
+    ] = None,
     tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Serve a model until stopped; follows the alias of a models:/NAME@ALIAS URI."""
@@ -67,5 +73,5 @@ def serve(
         max_batch_size=max_batch_size,
         max_latency_ms=max_latency_ms,
         log_predictions=not no_log_predictions,
-        settings=load_settings(tracking_uri=tracking_uri),
+        settings=load_settings(tracking_uri=tracking_uri, serving_auth_file=auth_file),
     )

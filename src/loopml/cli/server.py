@@ -55,7 +55,7 @@ def server(
     if settings.artifact_uri:
         os.environ["LOOPML_ARTIFACT_URI"] = settings.artifact_uri
     if settings.server_auth_file:
-        from loopml.server.auth import open_token_file
+        from loopml.auth import open_token_file
 
         open_token_file(settings.server_auth_file)  # refused here, not in every worker
         os.environ["LOOPML_SERVER_AUTH_FILE"] = settings.server_auth_file

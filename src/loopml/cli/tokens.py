@@ -44,7 +44,7 @@ def create(
     json_out: JsonOption = False,
 ) -> None:
     """Issue a token for a user and print it once (the file keeps only its SHA-256)."""
-    from loopml.server.auth import TokenFile
+    from loopml.auth import TokenFile
 
     tokens = TokenFile(_file(file))
     role = "read" if read_only else "write"
@@ -63,7 +63,7 @@ def create(
 @app.command("list")
 def list_(file: FileOption = None, json_out: JsonOption = False) -> None:
     """The users who have a token."""
-    from loopml.server.auth import TokenFile
+    from loopml.auth import TokenFile
 
     tokens = TokenFile(_file(file))
     entries = sorted(tokens.entries().values(), key=lambda e: e.name)
@@ -79,7 +79,7 @@ def revoke(
     file: FileOption = None,
 ) -> None:
     """Remove a user's token; a running server refuses it within a second."""
-    from loopml.server.auth import TokenFile
+    from loopml.auth import TokenFile
 
     tokens = TokenFile(_file(file))
     tokens.revoke(name)

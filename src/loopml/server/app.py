@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     tokens = None
     if settings.server_auth_file:
-        from loopml.server.auth import open_token_file
+        from loopml.auth import open_token_file
 
         tokens = open_token_file(settings.server_auth_file)
     stores = open_stores(settings)

@@ -361,8 +361,34 @@ def build_app(state: ServingState) -> Starlette:
         Path("/ping", ping, methods=["GET"]),
         Path("/health", ping, methods=["GET"]),
     ]
+    middleware = []
+    if state.settings.serving_auth_file:
+        from starlette.middleware import Middleware
+
+        from loopml.auth import TokenMiddleware, open_token_file
+
+        middleware.append(
+            Middleware(
+                TokenMiddleware,
+                tokens=open_token_file(state.settings.serving_auth_file),
+                is_open=_OPEN_PATHS.__contains__,
+                server=f"the model server of {state.name}",
+                hint="send `Authorization: Bearer <token>` with a token from its auth file "
+                "(`loopml tokens create NAME --file FILE`)",
+            )
+        )
     app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+        middleware=middleware,
     )
     app.state.serving = state
     return app
+
+
+# What a model server answers without a token when it checks them: liveness, readiness, and
+# the figures load balancers and Prometheus scrape (no features, no predictions).
+_OPEN_PATHS = frozenset(
+    {"/ping", "/health", "/v2/health/live", "/v2/health/ready", "/metrics", "/stats"}
+)

@@ -127,6 +127,8 @@ def _detach(
     env = dict(os.environ)
     if settings.artifact_uri:
         env["LOOPML_ARTIFACT_URI"] = settings.artifact_uri
+    if settings.serving_auth_file:
+        env["LOOPML_SERVING_AUTH_FILE"] = settings.serving_auth_file
     log = log_path(name, client)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as sink:
