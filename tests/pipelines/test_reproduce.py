@@ -3,6 +3,7 @@ files pinned, compared with the original; what cannot be reproduced is refused o
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -90,9 +91,11 @@ def test_a_run_is_reproduced_at_its_commit_on_its_data(
     (project / "train.py").write_text(TRAIN.replace("* scale", "* scale * 10"))
     (project / "data" / "rides.parquet").unlink()
 
-    result = lm.pipelines.reproduce(run_id)
+    shown = io.StringIO()
+    result = lm.pipelines.reproduce(run_id, echo=shown)
 
     assert result.ok, result.output
+    assert result.new_run_id in shown.getvalue() and result.new_run_id in result.output
     assert result.new_run_id and result.new_run_id != run_id
     assert result.metrics_compared == 2 and not result.param_diffs and not result.metric_diffs
     new = lm.get_run(result.new_run_id)

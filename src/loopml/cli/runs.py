@@ -224,7 +224,16 @@ def reproduce(
 
     client = client_for(tracking_uri)
     try:
-        result = run_again(run_id, tolerance=tolerance, timeout=timeout, keep=keep, client=client)
+        import sys
+
+        result = run_again(
+            run_id,
+            tolerance=tolerance,
+            timeout=timeout,
+            keep=keep,
+            echo=None if json_out else sys.stderr,  # the script's output as it runs
+            client=client,
+        )
     finally:
         client.close()
     if json_out:
@@ -233,7 +242,7 @@ def reproduce(
         for warning in result.warnings:
             typer.echo(f"note: {warning}", err=True)
         if result.returncode != 0:
-            typer.echo(f"the script exited with {result.returncode}:\n{result.output}", err=True)
+            typer.echo(f"the script exited with {result.returncode}", err=True)
         if result.new_run_id:
             rows = [["param", n, fmt_value(a), fmt_value(b)] for n, a, b in result.param_diffs]
             rows += [["metric", n, fmt_value(a), fmt_value(b)] for n, a, b in result.metric_diffs]

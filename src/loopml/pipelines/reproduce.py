@@ -31,10 +31,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loopml.errors import InvalidInputError, InvalidStateError, NotFoundError
 
@@ -215,12 +217,49 @@ def _new_run(client: TrackingClient, run_id: str, since_ms: int) -> Run | None:
     return top[0] if top else None
 
 
+def _run_script(
+    command: list[str], folder: Path, env: dict[str, str], timeout: float | None, echo: Any
+) -> tuple[int, str]:
+    """Run the script, copying its output to ``echo`` line by line; (exit code, last lines)."""
+    tail: deque[str] = deque(maxlen=40)
+    with subprocess.Popen(
+        command,
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as proc:
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                tail.append(line.rstrip("\n"))
+                if echo is not None:
+                    echo.write(line)
+                    echo.flush()
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = -1
+            tail.append(f"stopped after {timeout} s")
+        reader.join(timeout=5)
+    return code, "\n".join(tail)
+
+
 def reproduce(
     run_id: str,
     *,
     tolerance: float = 1e-6,
     timeout: float | None = None,
     keep: bool = False,
+    echo: TextIO | None = None,
     client: TrackingClient | None = None,
 ) -> ReproduceResult:
     """Run a run's script again at its commit, on its data, and compare the results.
@@ -231,6 +270,8 @@ def reproduce(
         tolerance: how far a metric may move (relative or absolute, whichever is looser).
         timeout: seconds the script may take (None: no limit).
         keep: keep the temporary worktree (its path is in the warnings).
+        echo: a stream to copy the script's output to as it runs (the CLI passes stderr);
+            the last lines are in :attr:`ReproduceResult.output` either way.
 
     Raises:
         InvalidInputError: the run records no commit or entry point, a bad tolerance.
@@ -296,16 +337,7 @@ def reproduce(
                 data.checkout()  # the data files the commit's pointer files name
         command = _command(entry, argv, tree)
         started = int(time.time() * 1000) - 1000
-        try:
-            done = subprocess.run(
-                command, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout
-            )
-            result.returncode = done.returncode
-            lines = (done.stdout + done.stderr).strip().splitlines()
-            result.output = "\n".join(lines[-40:])
-        except subprocess.TimeoutExpired:
-            result.returncode = -1
-            result.output = f"stopped after {timeout} s"
+        result.returncode, result.output = _run_script(command, folder, env, timeout, echo)
         new = _new_run(client, run_id, started)
         if new is not None:
             result.new_run_id = new.run_id
