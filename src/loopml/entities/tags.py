@@ -10,7 +10,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DATASET_INPUTS_TAG", "GATE_TAG", "json_list_tag", "json_object_tag"]
+__all__ = [
+    "DATASET_INPUTS_TAG",
+    "GATE_TAG",
+    "json_list_tag",
+    "json_object_tag",
+    "mlflow_input_fields",
+]
 
 # Dataset inputs a run recorded (through MLflow's log-inputs), as a JSON list.
 DATASET_INPUTS_TAG = "loopml.mlflow.inputs"
@@ -37,3 +43,20 @@ def json_object_tag(tags: Mapping[str, str], key: str) -> dict[str, Any] | None:
     """The JSON object a tag holds (None when the tag is missing or not a JSON object)."""
     value = _loads(tags.get(key))
     return dict(value) if isinstance(value, dict) else None
+
+
+def mlflow_input_fields(item: Any) -> dict[str, str | None]:
+    """name, digest and context of one MLflow dataset input as the tag keeps it."""
+    dataset = item.get("dataset") if isinstance(item, dict) else None
+    dataset = dataset if isinstance(dataset, dict) else {}
+    tags = item.get("tags") if isinstance(item, dict) else None
+    context = next(
+        (
+            t.get("value")
+            for t in (tags if isinstance(tags, list) else [])
+            if isinstance(t, dict) and t.get("key") == "mlflow.data.context"
+        ),
+        None,
+    )
+    fields = {"name": dataset.get("name"), "digest": dataset.get("digest"), "context": context}
+    return {k: v if isinstance(v, str) else None for k, v in fields.items()}

@@ -14,7 +14,10 @@ kind) is a node too, without details. Links point the way data flows:
 - a dataset or model version a run read → the run (``input``, with the role it was read as);
 - a run → a dataset or model version it made (``output``);
 - a run → a model version registered from it (``registered``);
-- a parent run → its step runs (``step``), for pipelines.
+- a parent run → its step runs (``step``), for pipelines;
+- a dataset an MLflow client logged (``mlflow.log_input``) → the run (``input``, with its
+  context as the role); such a node is ``mlflow-dataset:<name>@<digest>``, upstream only
+  (MLflow's datasets are not versions loopml stores).
 
 The walk goes ``depth`` links upstream (what the root came from) and downstream (what came
 from it), each direction on its own, so siblings of the root (other runs reading the same
@@ -204,7 +207,13 @@ class _Walker:
                 if edge.direction is LineageDirection.INPUT:
                     self._link(edge.uri, uri, "input", edge.role)
                     found.append(edge.uri)
-            parent = self.store.get_run(run_id).parent_run_id
+            record = self.store.get_run(run_id)
+            for other, role in _mlflow_inputs(record.data.tags):
+                if other not in self.nodes:
+                    self.nodes[other] = _mlflow_node(other)
+                self._link(other, uri, "input", role)
+                found.append(other)
+            parent = record.parent_run_id
             if parent:
                 self._link(f"runs:/{parent}", uri, "step")
                 found.append(f"runs:/{parent}")
@@ -267,6 +276,28 @@ class _Walker:
                 if other not in seen:
                     seen.add(other)
                     queue.append((other, hops + 1))
+
+
+_MLFLOW = "mlflow-dataset:"
+
+
+def _mlflow_inputs(tags: Any) -> list[tuple[str, str]]:
+    """(node URI, role) of the dataset inputs an MLflow client logged on a run."""
+    from loopml.entities.tags import DATASET_INPUTS_TAG, json_list_tag, mlflow_input_fields
+
+    found = []
+    for item in json_list_tag(tags, DATASET_INPUTS_TAG):
+        fields = mlflow_input_fields(item)
+        if fields["name"]:
+            uri = f"{_MLFLOW}{fields['name']}@{fields['digest'] or ''}"
+            found.append((uri, fields["context"] or ""))
+    return found
+
+
+def _mlflow_node(uri: str) -> LineageNode:
+    name, _, digest = uri[len(_MLFLOW) :].rpartition("@")
+    details = {"digest": digest, "logged_by": "mlflow"}
+    return LineageNode(uri, "mlflow-dataset", f"MLflow dataset {name}", details)
 
 
 def _all_versions(store: Any, run_id: str) -> Iterable[Any]:

@@ -292,6 +292,13 @@ def test_log_inputs_round_trip(mlflow_client: Any, loopml_client: lm.TrackingCli
     ):
         runs = mlflow_client.search_runs([exp_id], filter_string=condition)
         assert [r.info.run_id for r in runs] == [run.info.run_id] * hits
+    # and loopml's lineage graph shows it upstream of the run
+    graph = lm.registry.lineage(run.info.run_id, direction="up", client=loopml_client)
+    [link] = graph.upstream_of(f"runs:/{run.info.run_id}")
+    assert (link.source, link.relation, link.role) == (
+        "mlflow-dataset:train@abc123", "input", "training",
+    )  # fmt: skip
+    assert graph.nodes[link.source].label == "MLflow dataset train"
 
 
 def test_unknown_ids_raise_resource_does_not_exist(mlflow_client: Any) -> None:

@@ -51,7 +51,7 @@ from loopml.entities import (
     RunTag,
     ViewType,
 )
-from loopml.entities.tags import DATASET_INPUTS_TAG, json_list_tag
+from loopml.entities.tags import DATASET_INPUTS_TAG, json_list_tag, mlflow_input_fields
 from loopml.entities.validation import (
     check_experiment_name,
     check_key,
@@ -459,23 +459,6 @@ def _dataset_clause(flavor: SqlFlavor, comparisons: Sequence[Comparison]) -> tup
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def _input_fields(item: Any) -> dict[str, str | None]:
-    """name, digest and context of one MLflow dataset input as the tag keeps it."""
-    dataset = item.get("dataset") if isinstance(item, dict) else None
-    dataset = dataset if isinstance(dataset, dict) else {}
-    tags = item.get("tags") if isinstance(item, dict) else None
-    context = next(
-        (
-            t.get("value")
-            for t in (tags if isinstance(tags, list) else [])
-            if isinstance(t, dict) and t.get("key") == "mlflow.data.context"
-        ),
-        None,
-    )
-    fields = {"name": dataset.get("name"), "digest": dataset.get("digest"), "context": context}
-    return {k: v if isinstance(v, str) else None for k, v in fields.items()}
-
-
 def _holds(value: str | None, cmp: Comparison) -> bool:
     """One comparison as SQL has it: a missing value meets none (not even ``!=``)."""
     if value is None:
@@ -500,7 +483,9 @@ def mlflow_input_runs(
     found = []
     for run_id, value in rows:
         inputs = json_list_tag({DATASET_INPUTS_TAG: value}, DATASET_INPUTS_TAG)
-        if any(all(_holds(_input_fields(item)[c.key], c) for c in comparisons) for item in inputs):
+        if any(
+            all(_holds(mlflow_input_fields(item)[c.key], c) for c in comparisons) for item in inputs
+        ):
             found.append(run_id)
     return found
 
