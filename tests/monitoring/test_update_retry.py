@@ -323,7 +323,9 @@ def test_serve_retries_a_failed_window_a_bounded_number_of_times_with_backoff(
     lm.monitoring.run_due(now=now, catch_up=1, retries=2, retry_backoff=0)
     assert store.get_monitor_result("flaky-served", start).status == "failed"
     assert attempts() == 1
-    lm.monitoring.run_due(now=now, catch_up=1, retries=2, retry_backoff=3600)
+    # within the backoff, whenever in the hour the test runs (`now` is the hour's end, up
+    # to 61 minutes after the check)
+    lm.monitoring.run_due(now=now, catch_up=1, retries=2, retry_backoff=4 * 3600)
     assert attempts() == 1  # within the backoff: not yet
     lm.monitoring.run_due(now=now, catch_up=1, retries=2, retry_backoff=0)
     assert attempts() == 2
@@ -371,7 +373,7 @@ def test_serve_checks_an_empty_window_again_when_a_late_log_fills_it(
     lm.monitoring.run_due(now=now, catch_up=1, retries=3, retry_backoff=0)
     assert store.get_monitor_result("late-served", start).status == "no_data"
     write_log(client, "late-served", when, rides(120, 74), world.model, "l")
-    lm.monitoring.run_due(now=now, catch_up=1, retries=3, retry_backoff=3600)
+    lm.monitoring.run_due(now=now, catch_up=1, retries=3, retry_backoff=4 * 3600)
     assert store.get_monitor_result("late-served", start).status == "no_data"  # backoff
     lm.monitoring.run_due(now=now, catch_up=1, retries=3, retry_backoff=0)
     served = store.get_monitor_result("late-served", start)
