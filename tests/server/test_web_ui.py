@@ -482,3 +482,67 @@ def test_the_package_ships_every_ui_file() -> None:
         relative = path.relative_to(root)
         assert any(relative.match(g) for g in globs), f"{relative} is not in the package data"
     assert re.search(r'src="js/app\.js"', (STATIC / "index.html").read_text())
+
+
+def _served_prediction(url: str) -> tuple[str, str]:
+    """Through the server: a run trained on rides@1 whose model is fares v1, and one logged
+    two-row request `req-7` of deployment `fares-api` answered by it; (run id, dataset URI)."""
+    import time
+
+    import numpy as np
+    import pandas as pd
+
+    from loopml.data import DataClient
+    from loopml.serving.predlog import LogEntry, PredictionLogger
+
+    with closing(lm.TrackingClient(settings=_settings(url))) as client:
+        exp = client.create_experiment("fares")
+        run_id = client.create_run(exp, run_name="train-fares").info.run_id
+        client.log_params(run_id, {"depth": "4"})
+        client.set_tag(run_id, "loopml.source.git.commit", "c0ffee" * 6 + "beef")
+        with DataClient(client) as data:
+            version = data.log_dataset("rides", pd.DataFrame({"km": [1.0, 2.0, 3.0]}))
+        client.stores.metadata.log_lineage(
+            run_id, [LineageEdge(run_id, version.uri, LineageDirection.INPUT, "training")]
+        )
+        client.stores.metadata.create_registered_model("fares")
+        client.stores.metadata.create_model_version("fares", f"runs:/{run_id}/model", run_id)
+        logger = PredictionLogger(client.stores.blobs.bytes, "fares-api", flush_interval=60)
+        logger.start()
+        logger.record(
+            LogEntry("req-7", int(time.time() * 1e6), "primary", "fares", 1, run_id, 200, 2.0,
+                     None, 2, {"km": np.array([1.5, 4.0])}, {"prediction": np.array([7.5, 12.0])})
+        )  # fmt: skip
+        logger.close()
+    return run_id, version.uri
+
+
+def test_a_prediction_is_traced_from_the_deployments_page(page: Any, server: str) -> None:
+    run_id, dataset = _served_prediction(server)
+    answer = httpx.get(f"{server}/api/v1/deployments/fares-api/requests/req-7/trace")
+    assert answer.status_code == 200 and answer.json()["model_uri"] == "models:/fares/1"
+    missing = httpx.get(f"{server}/api/v1/deployments/fares-api/requests/nope/trace")
+    assert missing.status_code == 404 and "no prediction" in missing.json()["message"]
+    long_id = "x" * 200
+    assert (
+        httpx.get(f"{server}/api/v1/deployments/fares-api/requests/{long_id}/trace").status_code
+        == 400
+    )
+
+    page.goto(server + "/ui/#/deployments")
+    page.fill("#trace-deployment", "fares-api")
+    page.fill("#trace-request", "req-7")
+    page.get_by_role("button", name="Trace a prediction").click()
+    page.wait_for_selector("#trace-facts")
+    assert page.locator("#trace-model").inner_text() == "models:/fares/1"
+    assert page.locator("#trace-run").inner_text() == run_id
+    assert page.locator("#trace-commit").inner_text().startswith("c0ffee")
+    assert dataset in page.locator(".trace-data").inner_text()
+    assert page.locator(".trace-rows tbody tr").count() == 2
+    assert "12" in page.locator(".trace-rows").inner_text()
+    page.locator("#trace-run a").click()
+    page.wait_for_function("(id) => location.hash === `#/runs/${id}`", arg=run_id)
+
+    page.goto(server + "/ui/#/trace/fares-api/nope")
+    page.wait_for_selector("pre.error")
+    assert "no prediction" in page.locator("pre.error").inner_text()

@@ -63,10 +63,18 @@ class TrackingClient(ArtifactsMixin):
     always sees its own writes.
     """
 
-    def __init__(self, tracking_uri: str | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        settings: Settings | None = None,
+        *,
+        stores: Stores | None = None,
+    ) -> None:
         base = settings or load_settings()
         self.settings = base.replace(tracking_uri=tracking_uri) if tracking_uri else base
-        self._stores: Stores | None = None
+        # stores opened elsewhere (a server's) are used, not closed, by this client
+        self._stores: Stores | None = stores
+        self._owns_stores = stores is None
         self._open_lock = threading.Lock()
         self._buffer = MetricBuffer(
             self._write_points, self.settings.flush_max_points, self.settings.flush_interval
@@ -91,7 +99,8 @@ class TrackingClient(ArtifactsMixin):
         """Flush buffered metrics and release connections."""
         self._buffer.close()
         if self._stores is not None:
-            self._stores.close()
+            if self._owns_stores:
+                self._stores.close()
             self._stores = None
 
     def _write_points(self, run_id: str, points: list[Metric]) -> None:

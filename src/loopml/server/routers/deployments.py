@@ -80,3 +80,25 @@ def delete_deployment(
 def deployment_history(name: Name, store: Store) -> dict[str, Any]:
     """Every change to deployments of this name, oldest first."""
     return {"events": [event_to_json(e) for e in store.deployment_history(name)]}
+
+
+@router.get("/deployments/{name}/requests/{request_id}/trace")
+def trace_request(
+    name: Name,
+    request_id: Annotated[str, Path(min_length=1, max_length=128)],
+    request: Request,
+    days: Annotated[int | None, Query(ge=1, le=36_500)] = None,
+) -> dict[str, Any]:
+    """A logged prediction traced to its model version, run, data and code (what
+    ``loopml trace`` prints); 404 when the log has no such request id."""
+    from datetime import timedelta
+
+    from loopml.serving.trace import trace_prediction
+    from loopml.tracking.client import TrackingClient
+
+    client = TrackingClient(settings=request.app.state.settings, stores=request.app.state.stores)
+    try:
+        since = timedelta(days=days) if days else None
+        return trace_prediction(name, request_id, since=since, client=client).to_dict()
+    finally:
+        client.close()

@@ -8,7 +8,7 @@ import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
 import { modelsPage, modelPage } from "./models.js";
 import { datasetsPage, datasetPage } from "./datasets.js";
-import { deploymentsPage, monitorPage } from "./deployments.js";
+import { deploymentsPage, monitorPage, tracePage } from "./deployments.js";
 
 const ROUTES = [
   [/^\/experiments$/, experimentsPage, "experiments"],
@@ -21,6 +21,7 @@ const ROUTES = [
   [/^\/datasets\/([^/]+)$/, datasetPage, "datasets"],
   [/^\/deployments$/, deploymentsPage, "deployments"],
   [/^\/monitors\/([^/]+)$/, monitorPage, "deployments"],
+  [/^\/trace\/([^/]+)\/([^/]+)$/, tracePage, "deployments"],
 ];
 
 function decode(part) {
