@@ -394,18 +394,9 @@ def join(
     tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Point-in-time join: each entity row gets the latest feature values at its time."""
-    import os
-
-    import loopml as lm
     from loopml.cli._common import use_tracking_uri
+    from loopml.data.features import save_join
     from loopml.errors import InvalidInputError
-
-    if output is None and log_as is None:
-        raise InvalidInputError("say where the result goes: --output FILE and/or --log NAME")
-    if output is not None and output.suffix.lower() not in (".parquet", ".csv"):
-        raise InvalidInputError(f"--output must end in .parquet or .csv, not {output.name!r}")
-    use_tracking_uri(tracking_uri)
-    from loopml.data.features import point_in_time_join
 
     windows: Any = None
     if ttl:
@@ -418,43 +409,22 @@ def join(
             raise InvalidInputError("--ttl without NAME= applies to every table: give it once")
         else:
             windows = ttl[0]
-
-    def run_join() -> Any:
-        with _data(tracking_uri) as data:
-            joined = point_in_time_join(
-                entities,
-                features,
-                on=on,
-                timestamp=timestamp,
-                feature_timestamp=feature_timestamp,
-                ttl=windows,
-                prefix=prefix,
-                data_client=data,
-            )
-            return joined
-
-    version = None
-    if log_as is not None:
-        from loopml.storage.metadata.datasets_base import check_dataset_name
-
-        check_dataset_name(log_as)
-        with lm.start_run(run_name=f"join {log_as}"):
-            joined = run_join()
-            version = lm.data.log_dataset(log_as, joined.frame)
-    else:
-        joined = run_join()
-    if output is not None:
-        tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-        try:
-            if output.suffix.lower() == ".csv":
-                joined.frame.to_csv(tmp, index=False)
-            else:
-                joined.frame.to_parquet(tmp, index=False)
-            os.replace(tmp, output)
-        except OSError as exc:
-            raise InvalidInputError(f"cannot write {output}: {exc}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
+    if output is None and log_as is None:
+        raise InvalidInputError("say where the result goes: --output FILE and/or --log NAME")
+    use_tracking_uri(tracking_uri)
+    with _data(tracking_uri) as data:
+        joined, version = save_join(
+            entities,
+            features,
+            output=output,
+            log_as=log_as,
+            data_client=data,
+            on=on,
+            timestamp=timestamp,
+            feature_timestamp=feature_timestamp,
+            ttl=windows,
+            prefix=prefix,
+        )
     rows = len(joined.frame)
     summary = {
         "rows": rows,

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from loopml.data.blobs import LinkType, unprotect
     from loopml.data.client import AddResult, DataClient, StatusEntry
     from loopml.data.compare import ColumnChange, DatasetDiff
-    from loopml.data.features import FeatureJoin, join_features
+    from loopml.data.features import FeatureJoin, join_features, save_join
     from loopml.data.garbage import CollectResult
     from loopml.data.manifest import Manifest, ManifestDiff
     from loopml.data.remote import TransferResult
@@ -57,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "CollectResult": "loopml.data.garbage",
     "FeatureJoin": "loopml.data.features",
     "join_features": "loopml.data.features",
+    "save_join": "loopml.data.features",
     "Manifest": "loopml.data.manifest",
     "ManifestDiff": "loopml.data.manifest",
     "TransferResult": "loopml.data.remote",
@@ -119,6 +120,7 @@ __all__ = [
     "pin_schema",
     "pull",
     "push",
+    "save_join",
     "status",
     "unprotect",
     "validate",

@@ -25,6 +25,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.entities import DatasetVersion
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     from loopml.data.client import DataClient
 
-__all__ = ["FeatureJoin", "join_features"]
+__all__ = ["FeatureJoin", "join_features", "save_join"]
 
 log = logging.getLogger("loopml.data")
 
@@ -397,3 +398,52 @@ def _record_inputs(client: DataClient, joined: FeatureJoin) -> None:
     roles += [(version, "features") for version in joined.features]
     edges = [LineageEdge(run, v.uri, LineageDirection.INPUT, role) for v, role in roles if v]
     client.store.log_lineage(run, edges)
+
+
+def save_join(
+    entities: Any,
+    features: FeatureRefs,
+    *,
+    output: str | os.PathLike[str] | None = None,
+    log_as: str | None = None,
+    data_client: DataClient,
+    **join: Any,
+) -> tuple[FeatureJoin, DatasetVersion | None]:
+    """The join (``join`` holds :func:`join_features`' keyword arguments), written to a
+    Parquet or CSV file and/or versioned as the dataset ``log_as``, in a run of its own that
+    records the inputs and the new version as its output (what ``loopml data join`` does).
+
+    Raises:
+        InvalidInputError: neither ``output`` nor ``log_as``, an output that is not .parquet
+            or .csv or cannot be written (nothing is left under its name), and the join's
+            own errors.
+    """
+    from loopml.storage.metadata.datasets_base import check_dataset_name
+    from loopml.tracking.fluent import start_run
+
+    if output is None and log_as is None:
+        raise InvalidInputError("say where the result goes: an output file and/or a dataset")
+    target = Path(output) if output is not None else None
+    if target is not None and target.suffix.lower() not in (".parquet", ".csv"):
+        raise InvalidInputError(f"the output must end in .parquet or .csv, not {target.name!r}")
+    version = None
+    if log_as is not None:
+        check_dataset_name(log_as)
+        with start_run(run_name=f"join {log_as}"):
+            joined = point_in_time_join(entities, features, data_client=data_client, **join)
+            version = data_client.log_dataset(log_as, joined.frame)
+    else:
+        joined = point_in_time_join(entities, features, data_client=data_client, **join)
+    if target is not None:
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            if target.suffix.lower() == ".csv":
+                joined.frame.to_csv(tmp, index=False)
+            else:
+                joined.frame.to_parquet(tmp, index=False)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot write {target}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+    return joined, version

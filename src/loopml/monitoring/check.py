@@ -588,6 +588,22 @@ def _stale(check: _Check, existing: MonitorResult) -> bool:
     return bool(existing.summary.get("late_fingerprint") != late_fingerprint(labels, business))
 
 
+def open_monitor(
+    name: str, client: TrackingClient | None
+) -> tuple[TrackingClient, Monitor, MonitorSpec]:
+    """The client (the process's own when None), the monitor and its spec.
+
+    Raises:
+        MonitorNotFoundError: no such monitor.
+    """
+    if client is None:
+        from loopml.tracking.fluent import get_client
+
+        client = get_client()
+    monitor = client.stores.metadata.get_monitor(name)
+    return client, monitor, MonitorSpec.from_dict(monitor.spec)
+
+
 def run_check(
     name: str,
     *,
@@ -614,13 +630,8 @@ def run_check(
         InvalidInputError: a malformed time, or a window that is not complete yet.
         InvalidStateError: another checker is computing this window now.
     """
-    if client is None:
-        from loopml.tracking.fluent import get_client
-
-        client = get_client()
+    client, monitor, spec = open_monitor(name, client)
     store = client.stores.metadata
-    monitor = store.get_monitor(name)
-    spec = MonitorSpec.from_dict(monitor.spec)
     now_ms = int(time.time() * 1000) if now is None else parse_time(now)
     if window_start is None:
         window = last_complete_window(spec, now_ms)

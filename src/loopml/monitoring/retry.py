@@ -35,6 +35,7 @@ from loopml.monitoring.check import (
     _compute,
     _guarded,
     _owner,
+    open_monitor,
 )
 from loopml.monitoring.spec import MonitorSpec
 from loopml.monitoring.window import Window, parse_time
@@ -134,13 +135,8 @@ def retry_failed(
     """
     from loopml.errors import LoopmlError
 
-    if client is None:
-        from loopml.tracking.fluent import get_client
-
-        client = get_client()
+    client, monitor, spec = open_monitor(name, client)
     store = client.stores.metadata
-    monitor = store.get_monitor(name)
-    spec = MonitorSpec.from_dict(monitor.spec)
     now_ms = int(time.time() * 1000) if now is None else parse_time(now)
     first = None if since is None else parse_time(since)
     wanted = [s for s, on in (("failed", failed), ("no_data", no_data)) if on]

@@ -138,6 +138,7 @@ class _Walker:
         self.nodes: dict[str, LineageNode] = {}
         self.links: dict[tuple[str, str, str], LineageLink] = {}
         self._edges: dict[str, list[Any]] = {}
+        self._runs: dict[str, Any] = {}  # the runs described, for their tags and parent
 
     # -- nodes -----------------------------------------------------------------------------
     def node(self, uri: str) -> LineageNode:
@@ -152,6 +153,7 @@ class _Walker:
         try:
             if uri.startswith("runs:/"):
                 run = self.store.get_run(uri[len("runs:/") :])
+                self._runs[run.run_id] = run
                 tags = run.data.tags
                 details = {
                     "status": run.info.status.value,
@@ -198,59 +200,63 @@ class _Walker:
             (source, target, relation), LineageLink(source, target, relation, role)
         )
 
-    def upstream(self, uri: str) -> list[str]:
-        found: list[str] = []
-        node = self.node(uri)
-        if node.kind == "run" and not node.missing:
+    def _flow(self, uri: str, node: LineageNode, up: bool) -> list[str]:
+        """The lineage edges of ``uri`` that point the way asked: into a run the versions it
+        read (out of it, those it made); into a version the runs that made it (out of it,
+        the runs that read it). Each becomes a link; returns the other ends."""
+        found = []
+        if node.kind == "run":
             run_id = uri[len("runs:/") :]
-            for edge in self._lineage_of(f"run:{run_id}", run_id=run_id):
-                if edge.direction is LineageDirection.INPUT:
-                    self._link(edge.uri, uri, "input", edge.role)
-                    found.append(edge.uri)
-            record = self.store.get_run(run_id)
-            for other, role in _mlflow_inputs(record.data.tags):
-                if other not in self.nodes:
-                    self.nodes[other] = _mlflow_node(other)
-                self._link(other, uri, "input", role)
+            wanted = LineageDirection.INPUT if up else LineageDirection.OUTPUT
+            edges = [(e, e.uri) for e in self._lineage_of(f"run:{run_id}", run_id=run_id)]
+        else:
+            wanted = LineageDirection.OUTPUT if up else LineageDirection.INPUT
+            edges = [(e, f"runs:/{e.run_id}") for e in self._lineage_of(f"uri:{uri}", uri=uri)]
+        for edge, other in edges:
+            if edge.direction is wanted:
+                self._connect(uri, other, up, edge.direction.value, edge.role)
                 found.append(other)
-            parent = record.parent_run_id
-            if parent:
-                self._link(f"runs:/{parent}", uri, "step")
-                found.append(f"runs:/{parent}")
+        return found
+
+    def _connect(self, uri: str, other: str, up: bool, relation: str, role: str = "") -> None:
+        """A link between ``uri`` and ``other``, from ``other`` when walking upstream."""
+        if up:
+            self._link(other, uri, relation, role)
+        else:
+            self._link(uri, other, relation, role)
+
+    def upstream(self, uri: str) -> list[str]:
+        node = self.node(uri)
+        if node.kind == "run" and node.missing:
+            return []
+        found = self._flow(uri, node, up=True)
+        if node.kind == "run":
+            run = self._runs[uri[len("runs:/") :]]
+            for other, role in _mlflow_inputs(run.data.tags):
+                self.nodes.setdefault(other, _mlflow_node(other))
+                self._connect(uri, other, True, "input", role)
+                found.append(other)
+            if run.parent_run_id:
+                found.append(f"runs:/{run.parent_run_id}")
+                self._connect(uri, found[-1], True, "step")
         elif node.kind == "model" and node.details.get("run_id"):
-            run = f"runs:/{node.details['run_id']}"
-            self._link(run, uri, "registered")
-            found.append(run)
-        if node.kind != "run":
-            for edge in self._lineage_of(f"uri:{uri}", uri=uri):
-                if edge.direction is LineageDirection.OUTPUT:
-                    run = f"runs:/{edge.run_id}"
-                    self._link(run, uri, "output", edge.role)
-                    found.append(run)
+            found.append(f"runs:/{node.details['run_id']}")
+            self._connect(uri, found[-1], True, "registered")
         return found
 
     def downstream(self, uri: str) -> list[str]:
-        found: list[str] = []
         node = self.node(uri)
-        if node.kind == "run" and not node.missing:
+        if node.kind == "run" and node.missing:
+            return []
+        found = self._flow(uri, node, up=False)
+        if node.kind == "run":
             run_id = uri[len("runs:/") :]
-            for edge in self._lineage_of(f"run:{run_id}", run_id=run_id):
-                if edge.direction is LineageDirection.OUTPUT:
-                    self._link(uri, edge.uri, "output", edge.role)
-                    found.append(edge.uri)
             for version in _all_versions(self.store, run_id):
-                made = f"models:/{version.name}/{version.version}"
-                self._link(uri, made, "registered")
-                found.append(made)
+                found.append(f"models:/{version.name}/{version.version}")
+                self._connect(uri, found[-1], False, "registered")
             for child in self._children(run_id, node.details.get("experiment_id", "")):
-                self._link(uri, f"runs:/{child}", "step")
                 found.append(f"runs:/{child}")
-        if node.kind != "run":
-            for edge in self._lineage_of(f"uri:{uri}", uri=uri):
-                if edge.direction is LineageDirection.INPUT:
-                    run = f"runs:/{edge.run_id}"
-                    self._link(uri, run, "input", edge.role)
-                    found.append(run)
+                self._connect(uri, found[-1], False, "step")
         return found
 
     def _children(self, run_id: str, experiment_id: str) -> list[str]:

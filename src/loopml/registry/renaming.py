@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["ModelReference", "model_references", "rename_model"]
 
 _DEPLOYMENT_FIELDS = ("model", "canary", "shadow")
+RENAMED = "rename_model"  # the action of the deployment revision a forced rename makes
 _MONITOR_FIELDS = ("model", "pinned_model")
 _RETRIES = 5
 
@@ -109,41 +110,40 @@ def _moved_versions(versions: Mapping[str, Any], name: str, new_name: str) -> di
     return out
 
 
-def _repoint(store: MetadataStore, deployment: str, name: str, new_name: str, actor: str) -> None:
-    """Move one deployment's references from ``name`` to ``new_name`` (a new revision)."""
-    for attempt in range(_RETRIES):
-        record = store.get_deployment(deployment)
-        spec = dict(record.spec)
-        for field in _DEPLOYMENT_FIELDS:
-            if isinstance(spec.get(field), str):
-                spec[field] = _moved(spec[field], name, new_name)
-        if spec == dict(record.spec):
-            return  # someone moved it already
-        versions = _moved_versions(record.versions, name, new_name)
-        try:
-            store.update_deployment(
-                deployment, spec, record.revision, versions, actor, action="rename_model"
-            )
-            return
-        except RevisionConflictError:
-            if attempt == _RETRIES - 1:
-                raise
+def _moved_spec(
+    spec: Mapping[str, Any], fields: tuple[str, ...], name: str, new_name: str
+) -> dict[str, Any] | None:
+    """The spec with the model references in ``fields`` moved to ``new_name``, or None when
+    none names ``name`` (any more: someone moved it already)."""
+    moved = dict(spec)
+    for field in fields:
+        if isinstance(moved.get(field), str):
+            moved[field] = _moved(moved[field], name, new_name)
+    return None if moved == dict(spec) else moved
 
 
-def _repoint_monitor(
-    store: MetadataStore, monitor: str, name: str, new_name: str, actor: str
+def _repoint(
+    store: MetadataStore, kind: str, record_name: str, name: str, new_name: str, actor: str
 ) -> None:
-    """Move one monitor's model references from ``name`` to ``new_name`` (a new revision)."""
+    """Move one deployment's or monitor's references from ``name`` to ``new_name`` (a new
+    revision), reading it again when it changed between the read and the write."""
     for attempt in range(_RETRIES):
-        record = store.get_monitor(monitor)
-        spec = dict(record.spec)
-        for field in _MONITOR_FIELDS:
-            if isinstance(spec.get(field), str):
-                spec[field] = _moved(spec[field], name, new_name)
-        if spec == dict(record.spec):
-            return
         try:
-            store.update_monitor(monitor, record.reference, spec, actor, record.revision)
+            if kind == "deployment":
+                record = store.get_deployment(record_name)
+                spec = _moved_spec(record.spec, _DEPLOYMENT_FIELDS, name, new_name)
+                if spec is not None:
+                    versions = _moved_versions(record.versions, name, new_name)
+                    store.update_deployment(
+                        record_name, spec, record.revision, versions, actor, action=RENAMED
+                    )
+            else:
+                monitor = store.get_monitor(record_name)
+                spec = _moved_spec(monitor.spec, _MONITOR_FIELDS, name, new_name)
+                if spec is not None:
+                    store.update_monitor(
+                        record_name, monitor.reference, spec, actor, monitor.revision
+                    )
             return
         except RevisionConflictError:
             if attempt == _RETRIES - 1:
@@ -185,16 +185,11 @@ def rename_model(
         )
     renamed = store.rename_registered_model(name, new_name, actor=actor)
     failed = []
-    for deployment in sorted({r.name for r in refs if r.kind == "deployment"}):
+    for kind, record_name in sorted({(r.kind, r.name) for r in refs}):  # deployments first
         try:
-            _repoint(store, deployment, name, new_name, actor)
+            _repoint(store, kind, record_name, name, new_name, actor)
         except RevisionConflictError:
-            failed.append(f"deployment {deployment}")
-    for monitor in sorted({r.name for r in refs if r.kind == "monitor"}):
-        try:
-            _repoint_monitor(store, monitor, name, new_name, actor)
-        except RevisionConflictError:
-            failed.append(f"monitor {monitor}")
+            failed.append(f"{kind} {record_name}")
     if failed:
         raise InvalidStateError(
             f"model {name!r} is now {new_name!r}, but {', '.join(failed)} kept changing and "
